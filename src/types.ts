@@ -77,6 +77,8 @@ export interface TruncationReport {
   readonly truncatedCandidateTitles: number;
   /** Windows whose text alone exceeded the reader length and were split into shorter windows. */
   readonly splitWindows: number;
+  /** Given mentions that cover no word or fit in no window. */
+  readonly droppedMentions: number;
 }
 
 export interface RelikResult {

@@ -1,0 +1,53 @@
+import { createReadStream } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { IndexError } from '../errors.js';
+
+/** A KB entry or relation type as stored in an index's passages.jsonl. */
+export interface Passage {
+  readonly id: string;
+  /** What the reader sees. */
+  readonly title: string;
+  /** What the retriever embedded. */
+  readonly text: string;
+}
+
+/** Reads passages.jsonl; every line must be {id, title, text} with a unique non-empty string id. */
+export async function readPassages(path: string): Promise<Passage[]> {
+  const passages: Passage[] = [];
+  const seen = new Map<string, number>();
+  let lineNumber = 0;
+  let lines: AsyncIterable<string>;
+  try {
+    lines = createInterface({ input: createReadStream(path, { encoding: 'utf8' }), crlfDelay: Infinity });
+    for await (const line of lines) {
+      lineNumber += 1;
+      if (line.trim() === '') continue;
+      passages.push(parsePassage(line, `${path}:${lineNumber}`, seen, lineNumber));
+    }
+  } catch (error) {
+    if (error instanceof IndexError) throw error;
+    throw new IndexError(`cannot read passages: ${(error as Error).message}`, path);
+  }
+  return passages;
+}
+
+/** Parses one passage line: `{id, title, text?, description?}`. `seen` maps ids to their first line. */
+export function parsePassage(line: string, where: string, seen: Map<string, number>, lineNumber: number): Passage {
+  let record: unknown;
+  try {
+    record = JSON.parse(line);
+  } catch (error) {
+    throw new IndexError(`invalid JSON: ${(error as Error).message}`, where);
+  }
+  if (typeof record !== 'object' || record === null || Array.isArray(record)) throw new IndexError('each line must be a JSON object', where);
+  const { id, title, text, description } = record as Record<string, unknown>;
+  const idString = typeof id === 'number' && Number.isFinite(id) ? String(id) : id;
+  if (typeof idString !== 'string' || idString.length === 0) throw new IndexError('"id" must be a non-empty string or a number', where);
+  if (typeof title !== 'string' || title.trim() === '') throw new IndexError('"title" must be a non-empty string', where);
+  if (description !== undefined && typeof description !== 'string') throw new IndexError('"description" must be a string when present', where);
+  if (text !== undefined && typeof text !== 'string') throw new IndexError('"text" must be a string when present', where);
+  const first = seen.get(idString);
+  if (first !== undefined) throw new IndexError(`duplicate id ${JSON.stringify(idString)} (first on line ${first})`, where);
+  seen.set(idString, lineNumber);
+  return { id: idString, title, text: (text as string | undefined) ?? (description ? `${title} <def> ${description}` : title) };
+}

@@ -1,0 +1,221 @@
+import type { BundleManifest } from '../bundle/manifest.js';
+import type { ResolvedOptions, PreparedDocument } from '../options.js';
+import { decodePass } from '../reader/decode.js';
+import { buildReaderPasses, windowTextLength, type ReaderPass } from '../reader/input.js';
+import type { Reader } from '../reader/reader.js';
+import type { Candidate, GivenMention, RelikResult, Task, WindowInfo, Word } from '../types.js';
+import type { CandidateSource, ReaderCandidate } from './candidates.js';
+import { mergeWindowPredictions, type WindowSpan, type WindowTriplet } from './merge.js';
+import type { RetrievalQuery } from './retriever.js';
+import { makeWindows, type WordWindow } from './windows.js';
+
+export interface PipelineParts {
+  readonly manifest: BundleManifest;
+  readonly reader: Reader;
+  readonly entities: CandidateSource | null;
+  readonly relations: CandidateSource | null;
+}
+
+/** A window of one document, with everything the reader needs. */
+interface DocumentWindow extends WordWindow {
+  readonly document: number;
+  readonly wordIds: readonly (readonly number[])[];
+  /** Given mentions inside the window, window-relative [firstWord, lastWord]. */
+  readonly givenMentions?: readonly (readonly [number, number])[];
+}
+
+interface DocumentCounters {
+  patchedWindows: number;
+  droppedCandidates: number;
+  truncatedCandidateTitles: number;
+  splitWindows: number;
+  droppedMentions: number;
+}
+
+/** Longest window text the reader can take while leaving room for the NME slot and one candidate. */
+function windowTextBudget(parts: PipelineParts, task: Task, relationSection: number): number {
+  const { maxLength, maxCandidateTokens } = parts.manifest.reader;
+  const oneCandidate = 1 + maxCandidateTokens;
+  const reserve = task === 'el' ? 2 + oneCandidate : task === 're' ? 1 + oneCandidate : 3 + relationSection + oneCandidate;
+  return maxLength - reserve;
+}
+
+/** Splits a window in halves until its text fits the reader budget (never drops words). */
+function fitWindow(window: WordWindow, wordIds: readonly (readonly number[])[], budget: number, counters: DocumentCounters): WordWindow[] {
+  const slice = wordIds.slice(window.firstWord, window.endWord);
+  if (windowTextLength(slice) <= budget || window.endWord - window.firstWord === 1) return [window];
+  counters.splitWindows += 1;
+  const middle = window.firstWord + Math.floor((window.endWord - window.firstWord) / 2);
+  return [
+    ...fitWindow({ firstWord: window.firstWord, endWord: middle }, wordIds, budget, counters),
+    ...fitWindow({ firstWord: middle, endWord: window.endWord }, wordIds, budget, counters),
+  ];
+}
+
+/** Word ranges [first, last] of given mentions; mentions that cover no word are counted and skipped. */
+function mentionWordRanges(words: readonly Word[], mentions: readonly GivenMention[], counters: DocumentCounters): [number, number][] {
+  const byStart = new Map(words.map((w, i) => [w.start, i]));
+  const byEnd = new Map(words.map((w, i) => [w.end, i]));
+  const ranges: [number, number][] = [];
+  for (const m of mentions) {
+    // Mentions may carry surrounding spaces: snap to the words inside.
+    let first = byStart.get(m.start);
+    let last = byEnd.get(m.end);
+    if (first === undefined) first = words.findIndex((w) => w.start >= m.start && w.end <= m.end);
+    if (last === undefined) last = findLastIndex(words, (w) => w.start >= m.start && w.end <= m.end);
+    if (first === -1 || last === -1 || last < first) counters.droppedMentions += 1;
+    else ranges.push([first, last]);
+  }
+  return ranges;
+}
+
+function findLastIndex<T>(items: readonly T[], predicate: (item: T) => boolean): number {
+  for (let i = items.length - 1; i >= 0; i--) if (predicate(items[i] as T)) return i;
+  return -1;
+}
+
+/** Runs retrieval, reading, decoding and merging for a batch of prepared documents. */
+export async function annotateDocuments(parts: PipelineParts, documents: readonly PreparedDocument[], options: ResolvedOptions): Promise<RelikResult[]> {
+  const { reader, manifest } = parts;
+  const task = options.task;
+  const usesEntities = task !== 're';
+  const usesRelations = task !== 'el';
+  const counters: DocumentCounters[] = documents.map(() => ({ patchedWindows: 0, droppedCandidates: 0, truncatedCandidateTitles: 0, splitWindows: 0, droppedMentions: 0 }));
+
+  // Fixed relation candidates (given, or a closed set without retriever) are known before windowing.
+  const fixedRelations: ReaderCandidate[] | null = !usesRelations
+    ? []
+    : options.relationCandidates !== undefined && parts.relations !== null
+      ? parts.relations.given(options.relationCandidates)
+      : parts.relations !== null && parts.relations.retriever === null
+        ? (await parts.relations.candidatesFor([{ words: [] }], options.relationTopK))[0] ?? []
+        : null;
+  const relationSection =
+    fixedRelations === null
+      ? options.relationTopK * (1 + manifest.reader.maxCandidateTokens)
+      : fixedRelations.slice(0, manifest.reader.relationMarkers).reduce((sum, c) => sum + 1 + c.tokenIds.length, 0);
+  const budget = windowTextBudget(parts, task, relationSection);
+
+  // 1. Windows (split further when the text alone would not fit the reader).
+  const windows: DocumentWindow[] = [];
+  documents.forEach((doc, d) => {
+    const counter = counters[d] as DocumentCounters;
+    const wordIds = doc.words.map((w) => reader.tokenizer.encodeWord(w.text));
+    const mentions = options.mentions?.[d];
+    const ranges = mentions === undefined ? undefined : mentionWordRanges(doc.words, mentions, counter);
+    const covered = new Set<readonly [number, number]>();
+    for (const base of makeWindows(doc.words.length, options.windowSize, options.windowStride)) {
+      for (const window of fitWindow(base, wordIds, budget, counter)) {
+        const inside = ranges?.filter(([first, last]) => first >= window.firstWord && last < window.endWord);
+        for (const range of inside ?? []) covered.add(range);
+        windows.push({
+          ...window,
+          document: d,
+          wordIds: wordIds.slice(window.firstWord, window.endWord),
+          ...(inside === undefined ? {} : { givenMentions: inside.map(([f, l]) => [f - window.firstWord, l - window.firstWord] as const) }),
+        });
+      }
+    }
+    if (ranges !== undefined) counter.droppedMentions += ranges.length - covered.size;
+  });
+
+  // 2. Candidates.
+  const queries: RetrievalQuery[] = windows.map((w) => {
+    const doc = documents[w.document] as PreparedDocument;
+    const words = doc.words.slice(w.firstWord, w.endWord).map((x) => x.text);
+    const topic = options.useDocTopic ? doc.words[0]?.text : undefined;
+    return topic === undefined ? { words } : { words, topic };
+  });
+  const entityCandidates: ReaderCandidate[][] = !usesEntities || parts.entities === null
+    ? windows.map(() => [])
+    : options.entityCandidates !== undefined
+      ? windows.map(() => (parts.entities as CandidateSource).given(options.entityCandidates ?? []))
+      : await parts.entities.candidatesFor(queries, options.topK);
+  const relationCandidates: ReaderCandidate[][] = fixedRelations !== null
+    ? windows.map(() => fixedRelations)
+    : await (parts.relations as CandidateSource).candidatesFor(queries, options.relationTopK);
+
+  // 3. Reader passes.
+  const passes: { window: number; pass: ReaderPass }[] = [];
+  const passCount = new Array<number>(windows.length).fill(0);
+  windows.forEach((window, w) => {
+    const counter = counters[window.document] as DocumentCounters;
+    const ents = entityCandidates[w] as ReaderCandidate[];
+    const rels = relationCandidates[w] as ReaderCandidate[];
+    counter.truncatedCandidateTitles += ents.filter((c) => c.titleTruncated).length + rels.filter((c) => c.titleTruncated).length;
+    const built = buildReaderPasses(
+      { task, wordIds: window.wordIds, entityCandidates: ents.map((c) => c.tokenIds), relationCandidates: rels.map((c) => c.tokenIds) },
+      reader.vocabulary,
+      { maxLength: manifest.reader.maxLength },
+    );
+    counter.droppedCandidates += built.dropped;
+    if (built.passes.length > 1) counter.patchedWindows += 1;
+    for (const pass of built.passes) passes.push({ window: w, pass });
+    passCount[w] = built.passes.length;
+  });
+
+  // 4. Read and decode.
+  const outputs = await reader.run(passes.map((p) => p.pass));
+  const spans: WindowSpan[][] = documents.map(() => []);
+  const triplets: WindowTriplet[][] = documents.map(() => []);
+  passes.forEach(({ window: w, pass }, p) => {
+    const window = windows[w] as DocumentWindow;
+    const ents = entityCandidates[w] as ReaderCandidate[];
+    const rels = relationCandidates[w] as ReaderCandidate[];
+    const prediction = decodePass(pass, outputs[p] as NonNullable<(typeof outputs)[number]>, reader.heads, {
+      endsPerStart: manifest.reader.endsPerStart,
+      relationThreshold: options.relationThreshold,
+      linkEntities: usesEntities,
+      extractRelations: usesRelations,
+      ...(window.givenMentions === undefined ? {} : { givenMentions: window.givenMentions }),
+    });
+    const docSpans = spans[window.document] as WindowSpan[];
+    const bounds = prediction.mentions.map((m) => [window.firstWord + m.firstWord, window.firstWord + m.lastWord] as const);
+    prediction.mentions.forEach((m, i) => {
+      const entity: Candidate | null = m.candidate < 0 ? null : toCandidate(ents[m.candidate] as ReaderCandidate);
+      const [firstWord, lastWord] = bounds[i] as readonly [number, number];
+      docSpans.push({ firstWord, lastWord, entity, score: m.linkScore });
+    });
+    for (const t of prediction.triplets) {
+      (triplets[window.document] as WindowTriplet[]).push({
+        subject: bounds[t.subject] as readonly [number, number],
+        object: bounds[t.object] as readonly [number, number],
+        relation: toCandidate(rels[t.relation] as ReaderCandidate),
+        score: t.score,
+      });
+    }
+  });
+
+  // 5. Merge per document.
+  return documents.map((doc, d) => {
+    const merged = mergeWindowPredictions(doc.text, doc.words, spans[d] as WindowSpan[], triplets[d] as WindowTriplet[], options.keepNme);
+    const { patchedWindows, droppedCandidates, truncatedCandidateTitles, splitWindows, droppedMentions } = counters[d] as DocumentCounters;
+    const result: RelikResult = {
+      text: doc.text,
+      spans: merged.spans,
+      triplets: merged.triplets,
+      truncation: { patchedWindows, droppedCandidates, truncatedCandidateTitles, splitWindows, droppedMentions },
+    };
+    if (!options.returnWindows && !options.returnCandidates) return result;
+    const infos: WindowInfo[] = [];
+    windows.forEach((window, w) => {
+      if (window.document !== d) return;
+      const first = doc.words[window.firstWord] as Word;
+      const last = doc.words[window.endWord - 1] as Word;
+      infos.push({
+        firstWord: window.firstWord,
+        endWord: window.endWord,
+        start: first.start,
+        end: last.end,
+        passes: passCount[w] as number,
+        ...(options.returnCandidates && usesEntities ? { entityCandidates: (entityCandidates[w] as ReaderCandidate[]).map(toCandidate) } : {}),
+        ...(options.returnCandidates && usesRelations ? { relationCandidates: (relationCandidates[w] as ReaderCandidate[]).map(toCandidate) } : {}),
+      });
+    });
+    return { ...result, windows: infos };
+  });
+}
+
+function toCandidate(c: ReaderCandidate): Candidate {
+  return { id: c.id, title: c.title, score: c.score };
+}

@@ -1,0 +1,90 @@
+import { NME_LABEL, type AnnotatedSpan, type Candidate, type Triplet, type Word } from '../types.js';
+
+/** A span predicted in some window pass, in document word indices [firstWord, lastWord]. */
+export interface WindowSpan {
+  readonly firstWord: number;
+  readonly lastWord: number;
+  /** Linked entity, or null for NME / unlinked (RE). */
+  readonly entity: Candidate | null;
+  readonly score: number;
+}
+
+export interface WindowTriplet {
+  readonly subject: readonly [number, number];
+  readonly object: readonly [number, number];
+  readonly relation: Candidate;
+  readonly score: number;
+}
+
+export interface MergedPredictions {
+  readonly spans: AnnotatedSpan[];
+  readonly triplets: Triplet[];
+}
+
+const key = (firstWord: number, lastWord: number): string => `${firstWord}:${lastWord}`;
+
+/** Prefer a linked entity over NME, then the higher score: the same span read in overlapping windows or patches. */
+function better(a: WindowSpan, b: WindowSpan): WindowSpan {
+  if ((a.entity === null) !== (b.entity === null)) return a.entity !== null ? a : b;
+  return b.score > a.score ? b : a;
+}
+
+/**
+ * Merges the predictions of all windows (and patches) of one document into character-offset spans and
+ * triplets. One span per boundary pair; one triplet per (subject, relation, object), with its best score.
+ * Output order is deterministic: spans by (start, end), triplets by (subject, object, relation).
+ * NME spans are dropped unless `keepNme` or a kept triplet refers to them. O(n log n).
+ */
+export function mergeWindowPredictions(
+  text: string,
+  words: readonly Word[],
+  spans: readonly WindowSpan[],
+  triplets: readonly WindowTriplet[],
+  keepNme: boolean,
+): MergedPredictions {
+  const bestSpan = new Map<string, WindowSpan>();
+  for (const span of spans) {
+    const k = key(span.firstWord, span.lastWord);
+    const seen = bestSpan.get(k);
+    bestSpan.set(k, seen === undefined ? span : better(seen, span));
+  }
+  const bestTriplet = new Map<string, WindowTriplet>();
+  for (const triplet of triplets) {
+    const k = `${key(...triplet.subject)}|${triplet.relation.id}|${key(...triplet.object)}`;
+    const seen = bestTriplet.get(k);
+    if (seen === undefined || triplet.score > seen.score) bestTriplet.set(k, triplet);
+  }
+  const inTriplets = new Set<string>();
+  for (const t of bestTriplet.values()) {
+    inTriplets.add(key(...t.subject));
+    inTriplets.add(key(...t.object));
+  }
+
+  const kept = [...bestSpan.entries()]
+    .filter(([k, span]) => keepNme || span.entity !== null || inTriplets.has(k))
+    .map(([k, span]) => {
+      const start = (words[span.firstWord] as Word).start;
+      const end = (words[span.lastWord] as Word).end;
+      const annotated: AnnotatedSpan = {
+        start,
+        end,
+        text: text.slice(start, end),
+        label: span.entity?.title ?? NME_LABEL,
+        id: span.entity?.id ?? null,
+        score: span.score,
+      };
+      return { k, annotated };
+    })
+    .sort((a, b) => a.annotated.start - b.annotated.start || a.annotated.end - b.annotated.end);
+
+  const indexOf = new Map(kept.map((entry, i) => [entry.k, i]));
+  const mergedTriplets: Triplet[] = [];
+  for (const t of bestTriplet.values()) {
+    const subject = indexOf.get(key(...t.subject));
+    const object = indexOf.get(key(...t.object));
+    if (subject === undefined || object === undefined) continue;
+    mergedTriplets.push({ subject, relation: t.relation.title, relationId: t.relation.id, object, score: t.score });
+  }
+  mergedTriplets.sort((a, b) => a.subject - b.subject || a.object - b.object || a.relation.localeCompare(b.relation));
+  return { spans: kept.map((entry) => entry.annotated), triplets: mergedTriplets };
+}

@@ -1,0 +1,78 @@
+/** Feature blocks the reader graph emits per position, and the head parameters applied in TypeScript. */
+export interface HeadParameters {
+  readonly featureSize: number;
+  /** name -> [offset, size] inside the feature vector of a position. */
+  readonly blocks: ReadonlyMap<string, readonly [number, number]>;
+  readonly relationWeight: Float32Array;
+  readonly relationBias: number;
+}
+
+/** Output of one reader pass: a start logit and a feature vector per position. */
+export interface PassOutput {
+  readonly startLogit: Float32Array;
+  readonly features: Float32Array;
+}
+
+export function sigmoid(x: number): number {
+  return 1 / (1 + Math.exp(-x));
+}
+
+/** GeLU with the exact erf, as torch.nn.functional.gelu's default. */
+export function gelu(x: number): number {
+  return 0.5 * x * (1 + erf(x / Math.SQRT2));
+}
+
+/** erf with |error| < 1.2e-7 (Numerical Recipes erfc Chebyshev fit). */
+export function erf(x: number): number {
+  const z = Math.abs(x);
+  const t = 1 / (1 + 0.5 * z);
+  const r =
+    t *
+    Math.exp(
+      -z * z -
+        1.26551223 +
+        t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
+    );
+  return x >= 0 ? 1 - r : r - 1;
+}
+
+/** Reads feature blocks of one pass. */
+export class FeatureView {
+  constructor(
+    private readonly output: PassOutput,
+    private readonly heads: HeadParameters,
+  ) {}
+
+  startLogit(position: number): number {
+    return this.output.startLogit[position] as number;
+  }
+
+  /** The `name` block at `position` (a view, not a copy). */
+  block(name: string, position: number): Float32Array {
+    const entry = this.heads.blocks.get(name);
+    if (entry === undefined) throw new Error(`reader features have no block ${JSON.stringify(name)}`);
+    const base = position * this.heads.featureSize + entry[0];
+    return this.output.features.subarray(base, base + entry[1]);
+  }
+
+  scalar(name: string, position: number): number {
+    return this.block(name, position)[0] as number;
+  }
+
+  has(name: string): boolean {
+    return this.heads.blocks.has(name);
+  }
+}
+
+/** gelu(a + b [+ c]) element-wise into a new array. */
+export function geluSum(a: Float32Array, b: Float32Array, c?: Float32Array): Float32Array {
+  const out = new Float32Array(a.length);
+  for (let i = 0; i < a.length; i++) out[i] = gelu((a[i] as number) + (b[i] as number) + (c === undefined ? 0 : (c[i] as number)));
+  return out;
+}
+
+export function dot(a: Float32Array, b: Float32Array): number {
+  let sum = 0;
+  for (let i = 0; i < a.length; i++) sum += (a[i] as number) * (b[i] as number);
+  return sum;
+}

@@ -1,0 +1,96 @@
+"""Write a complete bundle directory (docs/BUNDLE.md v1) from trained models, tokenizers and passages."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+from tokenizers import Tokenizer
+
+from .export import export_component, producer, write_index
+from .reader import ReaderModel
+from .reader_input import ReaderInputBuilder
+from .retriever import RetrieverModel, embed
+from .tokenization import SpecialIds, passage_ids, query_ids, save_tokenizer
+
+
+@dataclass
+class BundleSpec:
+    name: str
+    task: str
+    window_size: int
+    window_stride: int
+    max_length: int
+    max_candidate_tokens: int
+    entity_markers: int
+    relation_markers: int
+    entity_top_k: int = 100
+    relation_top_k: int = 24
+    max_query_tokens: int = 256
+    max_passage_tokens: int = 64
+    ends_per_start: str = "one"
+    relation_threshold: float = 0.5
+    index_dtype: str = "float16"
+    quantize: bool = True
+    training: dict = field(default_factory=dict)
+
+
+def write_bundle(out: Path, spec: BundleSpec, reader: ReaderModel, reader_tok: Tokenizer,
+                 retriever: RetrieverModel | None, retriever_tok: Tokenizer | None,
+                 entities: Sequence[dict] | None, relations: Sequence[dict] | None,
+                 check_words: Sequence[Sequence[str]]) -> dict:
+    """Export everything into `out` (replaced). Returns the export report (also stored in relik.json training)."""
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    report: dict = {}
+    builder = ReaderInputBuilder(reader_tok, spec.task, spec.max_length, spec.max_candidate_tokens,
+                                 spec.entity_markers, spec.relation_markers)
+    from .reader_input import Candidate
+    ents = [Candidate(e["id"], e["title"]) for e in (entities or [])][: spec.entity_top_k]
+    rels = [Candidate(r["id"], r["title"]) for r in (relations or [])][: spec.relation_top_k]
+    check = [p.input_ids for w in check_words for p in builder.build(w, ents, rels).patches][:8]
+    (out / "reader").mkdir()
+    save_tokenizer(reader_tok, out / "reader" / "tokenizer.json")
+    report["reader"] = export_component(reader.cpu(), out / "reader", ["start_logit", "features"], check,
+                                        builder.sp.pad, spec.quantize)
+    (out / "reader" / "heads.json").write_text(json.dumps(reader.heads_json(), indent=1) + "\n", encoding="utf-8")
+    manifest: dict = {
+        "format": "relik-bundle", "formatVersion": 1, "name": spec.name, "task": spec.task,
+        "windows": {"size": spec.window_size, "stride": spec.window_stride},
+    }
+    if spec.task in ("el", "cie"):
+        if retriever is None or retriever_tok is None or entities is None:
+            raise ValueError(f"write_bundle: task {spec.task} needs a retriever, its tokenizer and entities")
+        (out / "retriever").mkdir()
+        save_tokenizer(retriever_tok, out / "retriever" / "tokenizer.json")
+        rsp = SpecialIds(retriever_tok)
+        qcheck = [query_ids(retriever_tok, w, spec.max_query_tokens) for w in check_words][:8]
+        report["retriever"] = export_component(retriever.cpu(), out / "retriever", ["embedding"], qcheck,
+                                               rsp.pad, spec.quantize)
+        seqs = [passage_ids(retriever_tok, e["text"], spec.max_passage_tokens) for e in entities]
+        emb = embed(retriever.cpu(), seqs, rsp.pad, 64, "cpu").numpy()
+        write_index(out / "index" / "entities", entities, emb, spec.index_dtype, spec.max_passage_tokens)
+        manifest["entities"] = {"index": "index/entities", "retriever": "retriever", "topK": spec.entity_top_k,
+                                "useDocTopic": False}
+    if spec.task in ("re", "cie"):
+        if relations is None:
+            raise ValueError(f"write_bundle: task {spec.task} needs relations")
+        write_index(out / "index" / "relations", relations, None, spec.index_dtype, spec.max_passage_tokens)
+        manifest["relations"] = {"index": "index/relations", "retriever": None, "topK": spec.relation_top_k}
+    manifest["retriever"] = {"maxQueryTokens": spec.max_query_tokens}
+    manifest["reader"] = {"dir": "reader", "maxLength": spec.max_length, "maxCandidateTokens": spec.max_candidate_tokens,
+                          "entityMarkers": spec.entity_markers if spec.task != "re" else 0,
+                          "relationMarkers": spec.relation_markers if spec.task != "el" else 0,
+                          "endsPerStart": spec.ends_per_start, "relationThreshold": spec.relation_threshold}
+    manifest["producer"] = producer()
+    manifest["training"] = {**spec.training, "export": report}
+    q = "int8" if spec.quantize else "fp32"
+    manifest["quantization"] = {"retriever": q if spec.task != "re" else "fp32", "reader": q}
+    (out / "relik.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return report

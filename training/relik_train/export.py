@@ -1,0 +1,158 @@
+"""ONNX export, int8 dynamic quantization, ORT-vs-torch verification, index and bundle files (docs/BUNDLE.md v1)."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+OPSET = 17
+
+
+def export_onnx(model: nn.Module, path: Path, output_names: Sequence[str], example_len: int = 16) -> None:
+    """Export forward(input_ids, attention_mask) with dynamic batch and length axes (opset 17)."""
+    model = model.eval().cpu()
+    ids = torch.ones((2, example_len), dtype=torch.long)
+    mask = torch.ones((2, example_len), dtype=torch.long)
+    mask[1, example_len // 2:] = 0
+    axes: dict[str, dict[int, str]] = {"input_ids": {0: "batch", 1: "length"},
+                                       "attention_mask": {0: "batch", 1: "length"}}
+    for name in output_names:
+        axes[name] = {0: "batch"} if name == "embedding" else {0: "batch", 1: "length"}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, (ids, mask), str(path), input_names=["input_ids", "attention_mask"],
+                          output_names=list(output_names), dynamic_axes=axes, opset_version=OPSET,
+                          dynamo=False, do_constant_folding=True)
+    import onnx
+    onnx.checker.check_model(str(path))
+
+
+def quantize(src: Path, dst: Path, quantize_embeddings: bool = True) -> None:
+    """int8 dynamic quantization (per-tensor, MatMul weights; optionally the embedding Gather too)."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    ops = ["MatMul", "Gather"] if quantize_embeddings else ["MatMul"]
+    quantize_dynamic(str(src), str(dst), op_types_to_quantize=ops, per_channel=False,
+                     weight_type=QuantType.QInt8)
+
+
+def ort_session(path: Path):
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 2
+    opts.log_severity_level = 3
+    return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+
+
+def run_ort(path: Path, ids: torch.Tensor, mask: torch.Tensor) -> list[np.ndarray]:
+    sess = ort_session(path)
+    return sess.run(None, {"input_ids": ids.cpu().numpy().astype(np.int64),
+                           "attention_mask": mask.cpu().numpy().astype(np.int64)})
+
+
+def compare(model: nn.Module, path: Path, ids: torch.Tensor, mask: torch.Tensor) -> list[float]:
+    """Max |ORT - torch| per output, over unmasked positions."""
+    model = model.eval().cpu()
+    with torch.no_grad():
+        ref = model(ids.cpu(), mask.cpu())
+    ref = [ref] if isinstance(ref, torch.Tensor) else list(ref)
+    got = run_ort(path, ids, mask)
+    out = []
+    m = mask.cpu().numpy().astype(bool)
+    for r, g in zip(ref, got):
+        r = r.numpy()
+        if r.ndim >= 2 and r.shape[:2] == m.shape:
+            out.append(float(np.abs(r[m] - g[m]).max()) if m.any() else 0.0)
+        else:
+            out.append(float(np.abs(r - g).max()))
+    return out
+
+
+def verify(model: nn.Module, path: Path, ids: torch.Tensor, mask: torch.Tensor, atol: float) -> list[float]:
+    """Raise when ORT differs from torch by more than atol on any output."""
+    diffs = compare(model, path, ids, mask)
+    if max(diffs) > atol:
+        raise RuntimeError(f"verify: ONNX '{path}' differs from torch by {max(diffs):.3g} > atol {atol}")
+    return diffs
+
+
+def write_index(directory: Path, passages: Sequence[dict], embeddings: np.ndarray | None, dtype: str,
+                max_passage_tokens: int) -> dict:
+    """index.json + embeddings.bin (+ scales.bin for int8) + passages.jsonl; ids must be unique."""
+    if dtype not in ("float16", "float32", "int8"):
+        raise ValueError(f"write_index: 'dtype' must be one of float16, float32, int8, got {dtype!r}")
+    ids = [p["id"] for p in passages]
+    if len(set(ids)) != len(ids):
+        dup = sorted({i for i in ids if ids.count(i) > 1})[:5]
+        raise ValueError(f"write_index: passage ids must be unique, duplicates: {dup}")
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / "passages.jsonl", "w", encoding="utf-8") as f:
+        for p in passages:
+            f.write(json.dumps({"id": p["id"], "title": p["title"], "text": p["text"]}, ensure_ascii=False) + "\n")
+    meta: dict = {"count": len(passages), "dim": 0, "dtype": dtype, "passages": "passages.jsonl",
+                  "maxPassageTokens": max_passage_tokens}
+    if embeddings is not None:
+        emb = np.asarray(embeddings, dtype=np.float32)
+        if emb.shape[0] != len(passages):
+            raise ValueError(f"write_index: {emb.shape[0]} embeddings for {len(passages)} passages")
+        meta["dim"] = int(emb.shape[1])
+        meta["embeddings"] = "embeddings.bin"
+        if dtype == "int8":
+            scales = np.abs(emb).max(axis=1) / 127.0
+            scales[scales == 0] = 1.0
+            q = np.clip(np.round(emb / scales[:, None]), -127, 127).astype(np.int8)
+            q.tofile(directory / "embeddings.bin")
+            scales.astype("<f4").tofile(directory / "scales.bin")
+            meta["scales"] = "scales.bin"
+        else:
+            emb.astype("<f2" if dtype == "float16" else "<f4").tofile(directory / "embeddings.bin")
+    (directory / "index.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    return meta
+
+
+def producer() -> dict:
+    import transformers
+
+    from . import __version__
+    return {"name": "relik-train", "version": __version__, "torch": torch.__version__,
+            "transformers": transformers.__version__}
+
+
+def sample_inputs(seqs: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    from .retriever import pad_batch
+    return pad_batch(seqs, pad_id)
+
+
+def export_component(model: nn.Module, out_dir: Path, output_names: Sequence[str], check_seqs: Sequence[Sequence[int]],
+                     pad_id: int, quantize_int8: bool, atol: float = 1e-4) -> dict:
+    """Export model.onnx (fp32 verified against torch); if quantize_int8, replace it by the int8 graph
+    (after checking it loads and recording its max output difference). Returns a report dict."""
+    fp32 = out_dir / "model.onnx"
+    export_onnx(model, fp32, output_names)
+    ids, mask = sample_inputs(check_seqs, pad_id)
+    report: dict = {"fp32MaxAbsDiff": verify(model, fp32, ids, mask, atol), "fp32Bytes": fp32.stat().st_size}
+    if quantize_int8:
+        tmp = out_dir / "model.int8.onnx"
+        quantize(fp32, tmp, quantize_embeddings=True)
+        try:
+            diffs = compare(model, tmp, ids, mask)
+            report["int8QuantizedEmbeddings"] = True
+        except Exception as err:  # Gather quantization unsupported for this graph: MatMul only
+            report["int8GatherError"] = f"{type(err).__name__}: {err}"[:300]
+            quantize(fp32, tmp, quantize_embeddings=False)
+            diffs = compare(model, tmp, ids, mask)
+            report["int8QuantizedEmbeddings"] = False
+        report["int8MaxAbsDiff"] = diffs
+        report["int8Bytes"] = tmp.stat().st_size
+        tmp.replace(fp32)
+        for extra in out_dir.glob("*.onnx.data"):
+            extra.unlink()
+    return report

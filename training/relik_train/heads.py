@@ -1,0 +1,75 @@
+"""Feature layout of the reader graph and the head math of docs/BUNDLE.md "Heads" (torch, used for losses)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+LAYOUTS: dict[str, tuple[str, ...]] = {
+    "el": ("end_s", "end_t", "el_s", "el_t"),
+    "re": ("end_s", "end_t", "subj_s", "subj_t", "obj_s", "obj_t", "rel"),
+    "cie": ("end_s", "end_t", "el_s", "el_t", "subj_s", "subj_t", "obj_s", "obj_t", "rel", "subj_ent", "obj_ent"),
+}
+BIASED = {"end_t", "el_t", "subj_t", "obj_t", "rel"}
+
+
+def block_size(name: str, head_dim: int) -> int:
+    return 1 if name.startswith("end_") else head_dim
+
+
+def feature_layout(task: str, head_dim: int) -> dict[str, tuple[int, int]]:
+    """name -> (offset, size) inside the features tensor."""
+    if task not in LAYOUTS:
+        raise ValueError(f"feature_layout: 'task' must be one of {tuple(LAYOUTS)}, got {task!r}")
+    out: dict[str, tuple[int, int]] = {}
+    off = 0
+    for name in LAYOUTS[task]:
+        size = block_size(name, head_dim)
+        out[name] = (off, size)
+        off += size
+    return out
+
+
+class Feats:
+    """Named access to one patch's feature rows: feats[L, F]."""
+
+    def __init__(self, feats: torch.Tensor, layout: dict[str, tuple[int, int]]) -> None:
+        self.x = feats
+        self.layout = layout
+
+    def __getitem__(self, name: str) -> torch.Tensor:
+        off, size = self.layout[name]
+        return self.x[:, off: off + size]
+
+
+def end_logits(f: Feats, s: int, window_end: int) -> torch.Tensor:
+    """Logits of P(end at t | start s) for t in [s, window_end)."""
+    return f["end_s"][s, 0] + f["end_t"][s:window_end, 0]
+
+
+def mention_el(f: Feats, starts: torch.Tensor, ends: torch.Tensor) -> torch.Tensor:
+    """M = gelu(el_s[s] + el_t[t]) for each mention -> [N, D]."""
+    return F.gelu(f["el_s"][starts] + f["el_t"][ends])
+
+
+def marker_el(f: Feats, positions: torch.Tensor) -> torch.Tensor:
+    """E_k = gelu(el_s[k] + el_t[k]) -> [K, D]."""
+    return F.gelu(f["el_s"][positions] + f["el_t"][positions])
+
+
+def el_logits(f: Feats, starts: torch.Tensor, ends: torch.Tensor, ent_pos: torch.Tensor) -> torch.Tensor:
+    """E_k . M -> [N, K] (softmax over K gives p(k | mention))."""
+    return mention_el(f, starts, ends) @ marker_el(f, ent_pos).T
+
+
+def re_logits(f: Feats, starts: torch.Tensor, ends: torch.Tensor, rel_pos: torch.Tensor,
+              weight: torch.Tensor, bias: torch.Tensor, ent_pos: torch.Tensor | None = None) -> torch.Tensor:
+    """Logits [N(subject), N(object), R] of sigmoid(sum_e w_e S_e O_e R_e + b); cIE adds the EL-conditioned terms."""
+    subj = f["subj_s"][starts] + f["subj_t"][ends]
+    obj = f["obj_s"][starts] + f["obj_t"][ends]
+    if ent_pos is not None:
+        gate = torch.sigmoid(el_logits(f, starts, ends, ent_pos))  # [N, K]
+        subj = subj + gate @ f["subj_ent"][ent_pos]
+        obj = obj + gate @ f["obj_ent"][ent_pos]
+    s, o, r = F.gelu(subj), F.gelu(obj), F.gelu(f["rel"][rel_pos])
+    return torch.einsum("ie,je,re->ijr", s * weight, o, r) + bias

@@ -1,0 +1,147 @@
+"""Reader model: encoder + per-token linear maps whose concatenation is the ONNX `features` output; losses."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from transformers import AutoConfig, AutoModel, PreTrainedModel
+
+from .heads import BIASED, LAYOUTS, Feats, block_size, el_logits, end_logits, feature_layout, re_logits
+
+
+def load_encoder(model_dir: str | Path, vocab_size: int | None = None) -> PreTrainedModel:
+    """Load a local HF encoder (eager attention for a clean ONNX graph); optionally resize the embeddings."""
+    enc = AutoModel.from_pretrained(str(model_dir), attn_implementation="eager", add_pooling_layer=False) \
+        if _is_bert_like(model_dir) else AutoModel.from_pretrained(str(model_dir), attn_implementation="eager")
+    if vocab_size is not None and vocab_size != enc.get_input_embeddings().num_embeddings:
+        enc.resize_token_embeddings(vocab_size)
+    return enc
+
+
+def _is_bert_like(model_dir: str | Path) -> bool:
+    cfg = AutoConfig.from_pretrained(str(model_dir))
+    return cfg.model_type in ("bert",)
+
+
+class ReaderModel(nn.Module):
+    """forward(input_ids, attention_mask) -> (start_logit [B,L], features [B,L,F])."""
+
+    def __init__(self, encoder: PreTrainedModel, task: str, head_dim: int) -> None:
+        super().__init__()
+        if task not in LAYOUTS:
+            raise ValueError(f"ReaderModel: 'task' must be one of {tuple(LAYOUTS)}, got {task!r}")
+        self.encoder = encoder
+        self.task = task
+        self.head_dim = head_dim
+        hidden = encoder.config.hidden_size
+        self.hidden = hidden
+        self.start = nn.Sequential(nn.Linear(hidden, hidden), nn.GELU(), nn.Linear(hidden, 1))
+        self.blocks = nn.ModuleDict({
+            name: nn.Linear(hidden, block_size(name, head_dim), bias=name in BIASED) for name in LAYOUTS[task]})
+        self.layout = feature_layout(task, head_dim)
+        self.relation_weight = nn.Parameter(torch.randn(head_dim) / math.sqrt(head_dim))
+        self.relation_bias = nn.Parameter(torch.zeros(()))
+
+    @property
+    def feature_size(self) -> int:
+        return sum(size for _, size in self.layout.values())
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        start = self.start(x).squeeze(-1)
+        feats = torch.cat([self.blocks[name](x) for name in LAYOUTS[self.task]], dim=-1)
+        return start, feats
+
+    def heads_json(self) -> dict:
+        return {
+            "hidden": self.hidden, "headDim": self.head_dim,
+            "features": {k: [v[0], v[1]] for k, v in self.layout.items()},
+            "relationWeight": [float(v) for v in self.relation_weight.detach().float().cpu()],
+            "relationBias": float(self.relation_bias.detach().float().cpu()),
+        }
+
+
+@dataclass
+class PatchTarget:
+    """Gold of one patch in subword positions."""
+
+    window_start: int
+    window_end: int
+    mentions: list[tuple[int, int]]  # (s, t) inclusive subword positions, unique
+    entity_positions: list[int] = field(default_factory=list)
+    entity_targets: list[int] = field(default_factory=list)  # per mention: marker index (0 = NME)
+    relation_positions: list[int] = field(default_factory=list)
+    triplets: list[tuple[int, int, int]] = field(default_factory=list)  # (mention i, mention j, relation r)
+
+
+@dataclass
+class LossWeights:
+    start: float = 1.0
+    end: float = 1.0
+    el: float = 1.0
+    re: float = 1.0
+
+
+def reader_loss(model: ReaderModel, start: torch.Tensor, feats: torch.Tensor, targets: list[PatchTarget],
+                weights: LossWeights) -> tuple[torch.Tensor, dict[str, float]]:
+    """BCE starts (window tokens), BCE ends per gold start, CE over entity markers, BCE relations (all ordered pairs)."""
+    device = start.device
+    start_terms, end_terms, el_terms, re_terms = [], [], [], []
+    for b, tg in enumerate(targets):
+        f = Feats(feats[b], model.layout)
+        ws, we = tg.window_start, tg.window_end
+        if we <= ws:
+            continue
+        gold_start = torch.zeros(we - ws, device=device)
+        for s, _ in tg.mentions:
+            gold_start[s - ws] = 1.0
+        start_terms.append(F.binary_cross_entropy_with_logits(start[b, ws:we], gold_start, reduction="sum"))
+        by_start: dict[int, list[int]] = {}
+        for s, t in tg.mentions:
+            by_start.setdefault(s, []).append(t)
+        for s, ends in by_start.items():
+            logits = end_logits(f, s, we)
+            gold = torch.zeros_like(logits)
+            for t in ends:
+                gold[t - s] = 1.0
+            end_terms.append(F.binary_cross_entropy_with_logits(logits, gold, reduction="sum"))
+        if not tg.mentions:
+            continue
+        st = torch.tensor([m[0] for m in tg.mentions], device=device)
+        en = torch.tensor([m[1] for m in tg.mentions], device=device)
+        ent_pos = torch.tensor(tg.entity_positions, device=device) if tg.entity_positions else None
+        if model.task in ("el", "cie") and ent_pos is not None:
+            logits = el_logits(f, st, en, ent_pos)
+            el_terms.append(F.cross_entropy(logits, torch.tensor(tg.entity_targets, device=device), reduction="sum"))
+        if model.task in ("re", "cie") and tg.relation_positions and len(tg.mentions) > 1:
+            rel_pos = torch.tensor(tg.relation_positions, device=device)
+            logits = re_logits(f, st, en, rel_pos, model.relation_weight, model.relation_bias,
+                               ent_pos if model.task == "cie" else None)
+            gold = torch.zeros_like(logits)
+            for i, j, r in tg.triplets:
+                gold[i, j, r] = 1.0
+            n = len(tg.mentions)
+            off_diag = ~torch.eye(n, dtype=torch.bool, device=device)
+            re_terms.append(F.binary_cross_entropy_with_logits(logits[off_diag], gold[off_diag], reduction="sum"))
+
+    def mean(terms: list[torch.Tensor], count: int) -> torch.Tensor:
+        return torch.stack(terms).sum() / max(count, 1) if terms else start.sum() * 0.0
+
+    n_tokens = sum(max(t.window_end - t.window_start, 0) for t in targets)
+    n_starts = sum(len({m[0] for m in t.mentions}) for t in targets)
+    n_mentions = sum(len(t.mentions) for t in targets)
+    n_pairs = sum(len(t.mentions) * (len(t.mentions) - 1) for t in targets if len(t.mentions) > 1)
+    parts = {
+        "start": mean(start_terms, n_tokens) ,
+        "end": mean(end_terms, n_starts),
+        "el": mean(el_terms, n_mentions),
+        "re": mean(re_terms, n_pairs),
+    }
+    total = (weights.start * parts["start"] + weights.end * parts["end"] + weights.el * parts["el"]
+             + weights.re * parts["re"])
+    return total, {k: float(v.detach()) for k, v in parts.items()}

@@ -1,0 +1,232 @@
+"""Reader training loop: candidate shuffling / gold dropping, length-budgeted batches, checkpoints, dev metrics."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+
+from . import NME_LABEL
+from .decode import HeadParams, decode_window
+from .errors import InputBuildError
+from .examples import AlignStats, ReaderExample, patch_target
+from .reader import LossWeights, PatchTarget, ReaderModel, reader_loss
+from .reader_input import Candidate, Patch, ReaderInputBuilder
+from .retriever import pad_batch
+
+
+@dataclass
+class ReaderTrainConfig:
+    steps: int = 1000
+    lr: float = 5e-5
+    head_lr: float = 5e-4
+    weight_decay: float = 0.01
+    warmup: float = 0.1
+    tokens_per_batch: int = 4096
+    max_batch_size: int = 32
+    shuffle_candidates: float = 0.5
+    drop_gold: float = 0.05
+    eval_every: int = 500
+    checkpoint_every: int = 500
+    loss_weights: LossWeights = field(default_factory=LossWeights)
+    threshold_sweep: tuple[float, ...] = tuple(round(0.05 * i, 2) for i in range(1, 20))
+
+
+@dataclass
+class TrainItem:
+    ids: list[int]
+    target: PatchTarget
+
+
+def make_items(examples: Sequence[ReaderExample], builder: ReaderInputBuilder, rng: random.Random,
+               cfg: ReaderTrainConfig, stats: AlignStats, train: bool = True) -> list[TrainItem]:
+    """Build all patches of all windows (candidates shuffled / gold dropped when `train`)."""
+    items: list[TrainItem] = []
+    gold_drop_ids: set[str]
+    for ex in examples:
+        ents = list(ex.entity_candidates)
+        rels = list(ex.relation_candidates)
+        if train:
+            gold = {eid for _, _, eid in ex.spans if eid is not None}
+            gold_drop_ids = {g for g in gold if rng.random() < cfg.drop_gold}
+            ents = [c for c in ents if c.id not in gold_drop_ids]
+            if rng.random() < cfg.shuffle_candidates:
+                rng.shuffle(ents)
+            if rng.random() < cfg.shuffle_candidates:
+                rng.shuffle(rels)
+        try:
+            inp = builder.build(ex.words, ents, rels)
+        except InputBuildError:
+            stats.unaligned_spans += len(ex.spans)
+            continue
+        for k, patch in enumerate(inp.patches):
+            items.append(TrainItem(patch.input_ids, patch_target(ex, patch, stats if k == 0 else None)))
+    return items
+
+
+def batches(items: Sequence[TrainItem], tokens_per_batch: int, max_batch_size: int,
+            rng: random.Random) -> list[list[TrainItem]]:
+    """Noisy length sort, then batches whose padded size (max_len x n) stays within tokens_per_batch."""
+    order = sorted(items, key=lambda it: len(it.ids) + rng.random() * 4)
+    out: list[list[TrainItem]] = []
+    cur: list[TrainItem] = []
+    longest = 0
+    for it in order:
+        n = max(longest, len(it.ids))
+        if cur and (n * (len(cur) + 1) > tokens_per_batch or len(cur) >= max_batch_size):
+            out.append(cur)
+            cur, n = [], len(it.ids)
+        cur.append(it)
+        longest = n
+    if cur:
+        out.append(cur)
+    rng.shuffle(out)
+    return out
+
+
+def make_optimizer(model: ReaderModel, cfg: ReaderTrainConfig) -> torch.optim.Optimizer:
+    enc = [p for n, p in model.named_parameters() if n.startswith("encoder.")]
+    head = [p for n, p in model.named_parameters() if not n.startswith("encoder.")]
+    return torch.optim.AdamW([{"params": enc, "lr": cfg.lr}, {"params": head, "lr": cfg.head_lr}],
+                             weight_decay=cfg.weight_decay)
+
+
+def lr_lambda(cfg: ReaderTrainConfig) -> Callable[[int], float]:
+    warm = max(1, int(cfg.warmup * cfg.steps))
+
+    def f(step: int) -> float:
+        if step < warm:
+            return (step + 1) / warm
+        return max(0.0, (cfg.steps - step) / max(1, cfg.steps - warm))
+    return f
+
+
+def train_reader(model: ReaderModel, builder: ReaderInputBuilder, train: Sequence[ReaderExample],
+                 cfg: ReaderTrainConfig, device: torch.device, seed: int, log: Callable[[dict], None],
+                 checkpoint: Path | None = None, dev: Sequence[ReaderExample] = (),
+                 autocast_dtype: torch.dtype | None = None) -> dict:
+    """Train in place for cfg.steps optimizer steps (resuming from `checkpoint` if it exists)."""
+    rng = random.Random(seed)
+    torch.manual_seed(seed)
+    model.to(device)
+    opt = make_optimizer(model, cfg)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(cfg))
+    step = 0
+    if checkpoint is not None and checkpoint.is_file():
+        state = torch.load(checkpoint, map_location=device, weights_only=False)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
+        step = int(state["step"])
+        rng.setstate(state["rng"])
+        log({"component": "reader", "event": "resumed", "step": step, "checkpoint": str(checkpoint)})
+    pad = builder.sp.pad
+    dev_metrics: dict = {}
+    stats = AlignStats()
+    while step < cfg.steps:
+        items = make_items(train, builder, rng, cfg, stats)
+        if not items:
+            raise ValueError("train_reader: no training items (every window failed to build)")
+        model.train()
+        for batch in batches(items, cfg.tokens_per_batch, cfg.max_batch_size, rng):
+            ids, mask = pad_batch([it.ids for it in batch], pad, device)
+            with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
+                start, feats = model(ids, mask)
+            loss, parts = reader_loss(model, start.float(), feats.float(), [it.target for it in batch],
+                                      cfg.loss_weights)
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            sched.step()
+            step += 1
+            if step % 10 == 0 or step == 1:
+                log({"component": "reader", "step": step, "loss": float(loss.detach()), **parts,
+                     "lr": sched.get_last_lr()[0]})
+            if dev and (step % cfg.eval_every == 0 or step == cfg.steps):
+                dev_metrics = evaluate_reader(model, builder, dev, device, cfg.threshold_sweep)
+                log({"component": "reader", "step": step, "dev": dev_metrics})
+                model.train()
+            if checkpoint is not None and (step % cfg.checkpoint_every == 0 or step == cfg.steps):
+                checkpoint.parent.mkdir(parents=True, exist_ok=True)
+                torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(),
+                            "scheduler": sched.state_dict(), "step": step, "rng": rng.getstate()}, checkpoint)
+            if step >= cfg.steps:
+                break
+    log({"component": "reader", "event": "alignment", "spans": stats.spans, "unaligned_spans": stats.unaligned_spans,
+         "triplets": stats.triplets, "unaligned_triplets": stats.unaligned_triplets})
+    return dev_metrics
+
+
+@torch.no_grad()
+def predict(model: ReaderModel, builder: ReaderInputBuilder, ex: ReaderExample, device: torch.device,
+            hp: HeadParams):
+    """Run all patches of one window through the model and decode them."""
+    model.eval()
+    inp = builder.build(ex.words, ex.entity_candidates, ex.relation_candidates)
+    ids, mask = pad_batch([p.input_ids for p in inp.patches], builder.sp.pad, device)
+    start, feats = model(ids, mask)
+    outs = [(start[i, : len(p.input_ids)].float().cpu().numpy(), feats[i, : len(p.input_ids)].float().cpu().numpy())
+            for i, p in enumerate(inp.patches)]
+    return inp, outs, decode_window(builder.task, inp.patches, outs, hp)
+
+
+def _prf(tp: int, n_pred: int, n_gold: int) -> dict[str, float]:
+    p = tp / n_pred if n_pred else 0.0
+    r = tp / n_gold if n_gold else 0.0
+    return {"p": p, "r": r, "f1": 2 * p * r / (p + r) if p + r else 0.0}
+
+
+def evaluate_reader(model: ReaderModel, builder: ReaderInputBuilder, examples: Sequence[ReaderExample],
+                    device: torch.device, sweep: Sequence[float], ends_per_start: str = "one") -> dict:
+    """Span F1; EL F1 (span + entity id, NME gold excluded); RE strict-boundary triplet F1 with threshold sweep."""
+    hp = HeadParams(dict(model.layout), model.relation_weight.detach().double().cpu().numpy(),
+                    float(model.relation_bias.detach().cpu()), ends_per_start, 0.0)
+    span_tp = span_pred = span_gold = 0
+    el_tp = el_pred = el_gold = 0
+    trip_gold = 0
+    scored: list[tuple[float, bool]] = []
+    for ex in examples:
+        try:
+            _, _, (spans, trips) = predict(model, builder, ex, device, hp)
+        except InputBuildError:
+            continue
+        gold_spans = {(s, e) for s, e, _ in ex.spans}
+        pred_spans = {(s.start, s.end) for s in spans}
+        span_tp += len(gold_spans & pred_spans)
+        span_pred += len(pred_spans)
+        span_gold += len(gold_spans)
+        if builder.task in ("el", "cie"):
+            gold_el = {(s, e, i) for s, e, i in ex.spans if i is not None}
+            pred_el = {(s.start, s.end, s.id) for s in spans if s.label != NME_LABEL}
+            el_tp += len(gold_el & pred_el)
+            el_pred += len(pred_el)
+            el_gold += len(gold_el)
+        if builder.task in ("re", "cie"):
+            gold_t = {(ex.spans[i][:2], r, ex.spans[j][:2]) for i, r, j in ex.triplets}
+            trip_gold += len(gold_t)
+            for t in trips:
+                key = ((spans[t.subject].start, spans[t.subject].end), t.relation_id,
+                       (spans[t.object].start, spans[t.object].end))
+                scored.append((t.score, key in gold_t))
+    out: dict = {"span": _prf(span_tp, span_pred, span_gold)}
+    if builder.task in ("el", "cie"):
+        out["el"] = _prf(el_tp, el_pred, el_gold)
+    if builder.task in ("re", "cie"):
+        best = (0.5, _prf(sum(c for p, c in scored if p > 0.5), sum(1 for p, _ in scored if p > 0.5), trip_gold))
+        curve = {}
+        for th in sweep:
+            m = _prf(sum(c for p, c in scored if p > th), sum(1 for p, _ in scored if p > th), trip_gold)
+            curve[str(th)] = round(m["f1"], 4)
+            if m["f1"] > best[1]["f1"]:
+                best = (th, m)
+        out["re"] = best[1]
+        out["relationThreshold"] = best[0]
+        out["thresholdCurve"] = curve
+    return out
