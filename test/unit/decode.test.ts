@@ -1,0 +1,101 @@
+import { describe, expect, it } from 'vitest';
+import { decodePass, softmax } from '../../src/reader/decode.js';
+import { erf, gelu, type HeadParameters } from '../../src/reader/heads.js';
+import { buildReaderPasses, type ReaderVocabulary } from '../../src/reader/input.js';
+
+const vocabulary: ReaderVocabulary = { clsId: 1, sepId: 2, entityMarkerIds: [100, 101, 102], relationMarkerIds: [200, 201] };
+
+// Features per position: end_s, end_t, el_s(2), el_t(2), subj_s, subj_t, obj_s, obj_t, rel (1 each).
+const blocks = new Map<string, readonly [number, number]>([
+  ['end_s', [0, 1]], ['end_t', [1, 1]], ['el_s', [2, 2]], ['el_t', [4, 2]],
+  ['subj_s', [6, 1]], ['subj_t', [7, 1]], ['obj_s', [8, 1]], ['obj_t', [9, 1]], ['rel', [10, 1]],
+]);
+const F = 11;
+const heads: HeadParameters = { featureSize: F, blocks, relationWeight: Float32Array.of(1), relationBias: -1 };
+
+function outputs(length: number, set: (position: number, row: Float32Array, start: { value: number }) => void): { startLogit: Float32Array; features: Float32Array } {
+  const startLogit = new Float32Array(length).fill(-10);
+  const features = new Float32Array(length * F);
+  for (let p = 0; p < length; p++) {
+    const start = { value: -10 };
+    set(p, features.subarray(p * F, (p + 1) * F), start);
+    startLogit[p] = start.value;
+  }
+  return { startLogit, features };
+}
+
+describe('math helpers', () => {
+  it('erf and gelu match reference values', () => {
+    expect(erf(0.5)).toBeCloseTo(0.5204998778, 6);
+    expect(erf(-1.5)).toBeCloseTo(-0.9661051465, 6);
+    expect(gelu(1)).toBeCloseTo(0.8413447461, 6);
+    expect(gelu(-2)).toBeCloseTo(-0.0455002639, 6);
+    expect(softmax([1, 2, 3]).reduce((a, b) => a + b)).toBeCloseTo(1, 12);
+  });
+});
+
+describe('decodePass', () => {
+  // words: w0 = [10], w1 = [11, 12], w2 = [13]; positions 1..4; markers ST_0 at 6, ST_1 at 7 (cand 0 title at 8), ST_2 at 9.
+  const el = buildReaderPasses({ task: 'el', wordIds: [[10], [11, 12], [13]], entityCandidates: [[50], [51]], relationCandidates: [] }, vocabulary, { maxLength: 64 }).passes[0]!;
+
+  it('finds a mention from a start and its best end, only at word edges, and links it by argmax', () => {
+    const out = outputs(el.inputIds.length, (p, row, start) => {
+      if (p === 2) start.value = 3; // w1 starts at position 2
+      if (p === 3) start.value = 5; // position 3 is inside w1: never a start
+      row[0] = p === 2 ? 1 : 0; // end_s
+      row[1] = p === 3 ? 2 : p === 4 ? 0.5 : -5; // end_t: best end at 3 (end of w1), also > 0.5 at 4
+      // el vectors: mention (2,3) -> gelu(el_s[2] + el_t[3]) = gelu([1,0] + [1,0]); candidate 1 (ST_2 at 9) aligns best.
+      if (p === 2) row.set([1, 0], 2);
+      if (p === 3) row.set([1, 0], 4);
+      if (p === 9) row.set([3, 0], 2);
+      if (p === 7) row.set([0, 3], 2);
+    });
+    const prediction = decodePass(el, out, heads, { endsPerStart: 'one', relationThreshold: 0.5, linkEntities: true, extractRelations: false });
+    expect(prediction.mentions).toHaveLength(1);
+    const m = prediction.mentions[0]!;
+    expect([m.firstWord, m.lastWord, m.startPosition, m.endPosition]).toEqual([1, 1, 2, 3]);
+    expect(m.candidate).toBe(1);
+    // E·M: NME 0, cand0 gelu(3)*0 + ... -> hand-computed softmax
+    const M = [gelu(2), gelu(0)];
+    const logits = [0, gelu(0) * M[0]! + gelu(3) * M[1]!, gelu(3) * M[0]! + gelu(0) * M[1]!];
+    expect(m.linkScore).toBeCloseTo(softmax(logits)[2]!, 6);
+    expect(m.detectionScore).toBeCloseTo((1 / (1 + Math.exp(-3))) * (1 / (1 + Math.exp(-3))), 6);
+  });
+
+  it('"all" keeps every end above 0.5; given mentions skip detection', () => {
+    const out = outputs(el.inputIds.length, (p, row, start) => {
+      if (p === 1) start.value = 2;
+      row[0] = 0;
+      row[1] = p === 1 || p === 4 ? 1 : -1;
+    });
+    const all = decodePass(el, out, heads, { endsPerStart: 'all', relationThreshold: 0.5, linkEntities: false, extractRelations: false });
+    expect(all.mentions.map((m) => [m.firstWord, m.lastWord])).toEqual([[0, 0], [0, 2]]);
+    const given = decodePass(el, out, heads, { endsPerStart: 'one', relationThreshold: 0.5, linkEntities: false, extractRelations: false, givenMentions: [[1, 2]] });
+    expect(given.mentions.map((m) => [m.startPosition, m.endPosition, m.detectionScore])).toEqual([[2, 4, 1]]);
+  });
+
+  it('scores relations for ordered pairs of distinct mentions with the trilinear head', () => {
+    const re = buildReaderPasses({ task: 're', wordIds: [[10], [11]], entityCandidates: [], relationCandidates: [[60], [61]] }, vocabulary, { maxLength: 64 }).passes[0]!;
+    // positions: 1 w0, 2 w1, 3 SEP, 4 RT_0, 5 title, 6 RT_1, 7 title, 8 SEP
+    const out = outputs(re.inputIds.length, (p, row, start) => {
+      if (p === 1 || p === 2) start.value = 4;
+      row[0] = 0;
+      row[1] = p === 1 || p === 2 ? 4 : -4; // single-word mentions
+      row[6] = p === 1 ? 3 : -3; // subj strong for w0
+      row[8] = p === 2 ? 3 : -3; // obj strong for w1
+      row[10] = p === 4 ? 2 : p === 6 ? -2 : 0; // RT_0 positive, RT_1 negative
+    });
+    const prediction = decodePass(re, out, heads, { endsPerStart: 'one', relationThreshold: 0.5, linkEntities: false, extractRelations: true });
+    expect(prediction.mentions.map((m) => m.firstWord)).toEqual([0, 1]);
+    expect(prediction.triplets).toHaveLength(1);
+    const t = prediction.triplets[0]!;
+    expect([t.subject, t.object, t.relation]).toEqual([0, 1, 0]);
+    const expected = 1 / (1 + Math.exp(-(gelu(3) * gelu(3) * gelu(2) * 1 - 1)));
+    expect(t.score).toBeCloseTo(expected, 6);
+  });
+
+  it('zero mentions gives an empty prediction', () => {
+    const out = outputs(el.inputIds.length, () => undefined);
+    expect(decodePass(el, out, heads, { endsPerStart: 'one', relationThreshold: 0.5, linkEntities: true, extractRelations: false })).toEqual({ mentions: [], triplets: [] });
+  });
+});

@@ -1,0 +1,57 @@
+import { describe, expect, it } from 'vitest';
+import { mergeWindowPredictions } from '../../src/pipeline/merge.js';
+import { splitWords } from '../../src/text/words.js';
+
+const text = 'Obama met Merkel in Berlin 😀 today';
+const words = splitWords(text);
+const obama = { id: 'Q76', title: 'Barack Obama', score: 1 };
+const merkel = { id: 'Q567', title: 'Angela Merkel', score: 1 };
+const bornIn = { id: 'P19', title: 'met', score: Number.NaN };
+
+describe('mergeWindowPredictions', () => {
+  it('keeps one span per boundary, preferring a link over NME, then the higher score; drops NME by default', () => {
+    const merged = mergeWindowPredictions(
+      text,
+      words,
+      [
+        { firstWord: 2, lastWord: 2, entity: null, score: 0.9 },
+        { firstWord: 0, lastWord: 0, entity: obama, score: 0.6 },
+        { firstWord: 2, lastWord: 2, entity: merkel, score: 0.4 },
+        { firstWord: 0, lastWord: 0, entity: obama, score: 0.8 },
+        { firstWord: 4, lastWord: 4, entity: null, score: 0.9 },
+      ],
+      [],
+      false,
+    );
+    expect(merged.spans).toEqual([
+      { start: 0, end: 5, text: 'Obama', label: 'Barack Obama', id: 'Q76', score: 0.8 },
+      { start: 10, end: 16, text: 'Merkel', label: 'Angela Merkel', id: 'Q567', score: 0.4 },
+    ]);
+  });
+
+  it('keeps NME spans with keepNme, offsets after an emoji are UTF-16, and triplets index the sorted spans', () => {
+    const merged = mergeWindowPredictions(
+      text,
+      words,
+      [
+        { firstWord: 6, lastWord: 6, entity: null, score: 0.7 },
+        { firstWord: 0, lastWord: 0, entity: null, score: 0.9 },
+      ],
+      [
+        { subject: [6, 6], object: [0, 0], relation: bornIn, score: 0.6 },
+        { subject: [6, 6], object: [0, 0], relation: bornIn, score: 0.9 },
+      ],
+      true,
+    );
+    expect(merged.spans.map((s) => [s.text, s.start, s.end, s.label])).toEqual([['Obama', 0, 5, '--NME--'], ['today', 30, 35, '--NME--']]);
+    expect(text.slice(30, 35)).toBe('today');
+    expect(merged.triplets).toEqual([{ subject: 1, relation: 'met', relationId: 'P19', object: 0, score: 0.9 }]);
+  });
+
+  it('keeps NME spans that a triplet needs even without keepNme, and handles empty input', () => {
+    const merged = mergeWindowPredictions(text, words, [{ firstWord: 0, lastWord: 0, entity: null, score: 0.5 }, { firstWord: 2, lastWord: 2, entity: merkel, score: 0.5 }], [{ subject: [0, 0], object: [2, 2], relation: bornIn, score: 0.7 }], false);
+    expect(merged.spans).toHaveLength(2);
+    expect(merged.triplets[0]).toMatchObject({ subject: 0, object: 1 });
+    expect(mergeWindowPredictions(text, words, [], [], false)).toEqual({ spans: [], triplets: [] });
+  });
+});
