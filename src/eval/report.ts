@@ -43,6 +43,7 @@ export interface ReportCounts {
   readonly droppedCandidates: number;
   readonly truncatedCandidateTitles: number;
   readonly splitWindows: number;
+  readonly droppedMentions: number;
 }
 
 /** All scores. Present only for what the dataset and the bundle task support. */

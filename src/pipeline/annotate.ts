@@ -156,7 +156,7 @@ export async function annotateDocuments(parts: PipelineParts, documents: readonl
 
   // 4. Read and decode.
   const outputs = await reader.run(passes.map((p) => p.pass));
-  const spans: WindowSpan[][] = documents.map(() => []);
+  const windowSpans: (Map<string, WindowSpan> | undefined)[] = new Array(windows.length);
   const triplets: WindowTriplet[][] = documents.map(() => []);
   passes.forEach(({ window: w, pass }, p) => {
     const window = windows[w] as DocumentWindow;
@@ -169,12 +169,15 @@ export async function annotateDocuments(parts: PipelineParts, documents: readonl
       extractRelations: usesRelations,
       ...(window.givenMentions === undefined ? {} : { givenMentions: window.givenMentions }),
     });
-    const docSpans = spans[window.document] as WindowSpan[];
     const bounds = prediction.mentions.map((m) => [window.firstWord + m.firstWord, window.firstWord + m.lastWord] as const);
+    const patchSpans = (windowSpans[w] ??= new Map<string, WindowSpan>());
     prediction.mentions.forEach((m, i) => {
       const entity: Candidate | null = m.candidate < 0 ? null : toCandidate(ents[m.candidate] as ReaderCandidate);
       const [firstWord, lastWord] = bounds[i] as readonly [number, number];
-      docSpans.push({ firstWord, lastWord, entity, score: m.linkScore });
+      // Within a window, patches come in retrieval-rank order: a span keeps the first linked entity it gets.
+      const key = `${firstWord}:${lastWord}`;
+      const seen = patchSpans.get(key);
+      if (seen === undefined || (seen.entity === null && entity !== null)) patchSpans.set(key, { firstWord, lastWord, entity, score: m.linkScore });
     });
     for (const t of prediction.triplets) {
       (triplets[window.document] as WindowTriplet[]).push({
@@ -186,7 +189,11 @@ export async function annotateDocuments(parts: PipelineParts, documents: readonl
     }
   });
 
-  // 5. Merge per document.
+  // 5. Merge per document: windows overlap, so the same span can come from several of them.
+  const spans: WindowSpan[][] = documents.map(() => []);
+  windowSpans.forEach((found, w) => {
+    if (found !== undefined) (spans[(windows[w] as DocumentWindow).document] as WindowSpan[]).push(...found.values());
+  });
   return documents.map((doc, d) => {
     const merged = mergeWindowPredictions(doc.text, doc.words, spans[d] as WindowSpan[], triplets[d] as WindowTriplet[], options.keepNme);
     const { patchedWindows, droppedCandidates, truncatedCandidateTitles, splitWindows, droppedMentions } = counters[d] as DocumentCounters;

@@ -1,0 +1,70 @@
+/**
+ * Plain-text rendering of an evaluation report.
+ */
+import type { Prf } from './metrics.js';
+import type { EvalReport, RecallReport } from './report.js';
+
+const pct = (x: number): string => (100 * x).toFixed(2);
+
+function pad(rows: readonly (readonly string[])[]): string {
+  const widths: number[] = [];
+  for (const r of rows) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
+  return rows.map((r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ')).join('\n');
+}
+
+function prfRow(name: string, m: Prf): string[] {
+  return [name, pct(m.precision), pct(m.recall), pct(m.f1), String(m.tp), String(m.fp), String(m.fn)];
+}
+
+function recallLine(name: string, r: RecallReport): string {
+  const at = Object.entries(r.at).map(([k, v]) => `@${k} ${pct(v)}`);
+  return `${name} recall (${r.total} window-gold pairs): ${[...at, `@all ${pct(r.all)}`].join('  ')}`;
+}
+
+/**
+ * Formats a report as a table: one row per metric (P / R / F1 in %, TP / FP / FN), then retriever recall, then
+ * the `maxRelations` most frequent relations.
+ */
+export function formatReport(report: EvalReport, maxRelations = 30): string {
+  const c = report.counts;
+  const lines = [
+    `dataset ${report.dataset} (${report.datasetTask})  bundle ${report.bundle ?? '-'} (task ${report.task})` +
+      (report.kbSize !== null ? `  KB ${report.kbSize} entities` : ''),
+    `${c.documents} documents, ${c.goldSpans} gold spans (${c.goldLinked} linked, ${c.goldNme} NME), ${c.goldTriplets} gold triplets; ` +
+      `predicted ${c.predictedSpans} spans, ${c.predictedTriplets} triplets; ${report.timing.seconds.toFixed(1)} s ` +
+      `(${report.timing.documentsPerSecond.toFixed(2)} docs/s)`,
+    '',
+  ];
+  const rows: string[][] = [['metric', 'P', 'R', 'F1', 'TP', 'FP', 'FN']];
+  const m = report.metrics;
+  rows.push(prfRow('mention detection', m.mentions));
+  if (m.el) rows.push(prfRow('EL InKB strong', m.el));
+  if (m.re) {
+    rows.push(prfRow('RE boundaries', m.re.boundaries));
+    rows.push(prfRow(report.datasetTask === 'cie' ? 'cIE strict' : 'RE strict', m.re.strict));
+  }
+  lines.push(pad(rows));
+  if (m.entityRecall) lines.push('', recallLine('entity retriever', m.entityRecall));
+  if (m.relationRecall) lines.push('', recallLine('relation retriever', m.relationRecall));
+  if (report.perRelation) {
+    const entries = Object.entries(report.perRelation);
+    const relRows: string[][] = [['relation (boundaries)', 'gold', 'P', 'R', 'F1']];
+    for (const [name, r] of entries.slice(0, maxRelations)) {
+      relRows.push([name, String(r.gold), pct(r.boundaries.precision), pct(r.boundaries.recall), pct(r.boundaries.f1)]);
+    }
+    lines.push('', pad(relRows));
+    if (entries.length > maxRelations) lines.push(`(${entries.length - maxRelations} more relations in the JSON report)`);
+  }
+  if (c.patchedWindows + c.droppedCandidates + c.truncatedCandidateTitles + c.splitWindows + c.droppedMentions > 0) {
+    lines.push(
+      '',
+      `truncation: ${c.patchedWindows} patched windows, ${c.droppedCandidates} dropped candidates, ` +
+        `${c.truncatedCandidateTitles} truncated titles, ${c.splitWindows} split windows, ${c.droppedMentions} dropped mentions`,
+    );
+  }
+  const issues = report.datasetIssues?.counts;
+  if (issues && Object.keys(issues).length > 0) {
+    lines.push('', `dataset issues: ${Object.entries(issues).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,132 @@
+/** Runs the built CLI (dist/) as a user would, on the tiny random-weight bundles committed as fixtures. */
+import { execFile, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const root = join(import.meta.dirname, '..', '..');
+const cli = join(root, 'dist', 'src', 'cli', 'main.js');
+const bundle = (name: string): string => join(root, 'fixtures', 'bundles', name);
+const run = promisify(execFile);
+
+interface CliRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function relik(args: string[], stdin?: string): Promise<CliRun> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [cli, ...args], { cwd: root });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    child.stdin.end(stdin ?? '');
+  });
+}
+
+beforeAll(async () => {
+  if (!existsSync(cli)) await run('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: root });
+}, 120_000);
+
+describe('relik annotate (CLI)', () => {
+  it('annotates a text argument and prints JSON with spans, triplets and offsets', async () => {
+    const text = 'Marie Curie works for Acme Corporation in Paris 😀 with Ada Lovelace.';
+    const out = await relik(['annotate', '--bundle', bundle('tiny-cie'), '--format', 'json', text]);
+    expect(out.code, out.stderr).toBe(0);
+    const result = JSON.parse(out.stdout) as { id: string; text: string; spans: { start: number; end: number; text: string; label: string; id: string | null; score: number }[]; triplets: { subject: number; object: number; relation: string }[]; truncation: object };
+    expect(result.text).toBe(text);
+    expect(result.spans.length).toBeGreaterThan(0);
+    for (const span of result.spans) {
+      expect(text.slice(span.start, span.end)).toBe(span.text);
+      expect(span.score).toBeGreaterThanOrEqual(0);
+      expect(span.score).toBeLessThanOrEqual(1);
+    }
+    for (const t of result.triplets) {
+      expect(result.spans[t.subject]).toBeDefined();
+      expect(result.spans[t.object]).toBeDefined();
+      expect(['Work_For', 'Live_In', 'OrgBased_In', 'Located_In', 'Kill']).toContain(t.relation);
+    }
+    expect(result.truncation).toMatchObject({ droppedCandidates: 0 });
+  });
+
+  it('streams JSONL from stdin to JSONL on stdout, in order, reporting bad lines without stopping', async () => {
+    const lines = [JSON.stringify({ id: 'a', text: 'Alan Turing lived in London.' }), 'not json', JSON.stringify({ id: 'c', text: '' }), JSON.stringify('Grace Hopper worked for Globex in Oslo.')];
+    const out = await relik(['annotate', '--bundle', bundle('tiny-el'), '--batch-size', '2'], `${lines.join('\n')}\n`);
+    expect(out.code).toBe(1);
+    const records = out.stdout.trim().split('\n').map((l) => JSON.parse(l) as { id: string; spans?: unknown[]; error?: { type: string; message: string } });
+    expect(records.map((r) => r.id)).toEqual(['a', '2', 'c', '4']);
+    expect(records[0]?.spans).toBeDefined();
+    expect(records[1]?.error?.message).toMatch(/line 2: invalid JSON/);
+    expect(records[2]?.error).toEqual({ type: 'RangeError', message: 'texts[0] is empty; give a non-empty text' });
+    expect(records[3]?.spans).toBeDefined();
+    expect(out.stderr).toMatch(/2 document\(s\) failed/);
+  });
+
+  it('windows a long document instead of cutting it: spans reach its end', async () => {
+    const sentence = 'Ada Lovelace met Alan Turing in Paris and Grace Hopper in Berlin. ';
+    const text = sentence.repeat(40);
+    const out = await relik(['annotate', '--bundle', bundle('tiny-el'), '--format', 'json', '--keep-nme', text]);
+    expect(out.code, out.stderr).toBe(0);
+    const result = JSON.parse(out.stdout) as { spans: { start: number; end: number }[] };
+    expect(Math.max(...result.spans.map((s) => s.end))).toBeGreaterThan(text.length * 0.9);
+  });
+
+  it('prints a readable report on a terminal-like format', async () => {
+    const out = await relik(['annotate', '--bundle', bundle('tiny-re'), '--format', 'text', 'Alan Turing works for Globex in Oslo.']);
+    expect(out.code, out.stderr).toBe(0);
+    expect(out.stdout).toContain('Alan Turing works for Globex in Oslo.');
+    expect(out.stdout).toMatch(/"[^"]+" -> --NME--/);
+  });
+
+  it('fails clearly on a missing bundle, a bad option and an unknown command', async () => {
+    const missing = await relik(['annotate', '--bundle', join(root, 'no-such-bundle'), 'text']);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/BundleError: not a ReLiK bundle: relik.json is missing \(.*no-such-bundle\/relik.json\)/);
+    const badOption = await relik(['annotate', '--bundle', bundle('tiny-el'), '--top-k', 'zero', 'text']);
+    expect(badOption.code).toBe(2);
+    expect(badOption.stderr).toMatch(/--top-k must be an integer >= 1, got "zero"/);
+    const unknown = await relik(['frobnicate']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/unknown command "frobnicate"/);
+  });
+});
+
+describe('relik index build (CLI)', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'relik-index-'));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('embeds a user KB into a new bundle whose candidates come from it', async () => {
+    const kb = join(dir, 'kb.jsonl');
+    const entries = ['Zorblax Industries', 'Quentin Marlowe', 'Port Velmora'].map((title, i) => ({ id: `my:${i}`, title, description: 'a made-up entry' }));
+    await writeFile(kb, entries.map((e) => JSON.stringify(e)).join('\n'));
+    const out = join(dir, 'my-bundle');
+    const built = await relik(['index', 'build', kb, '--bundle', bundle('tiny-el'), '--out', out]);
+    expect(built.code, built.stderr).toBe(0);
+    expect(built.stderr).toMatch(/indexed 3 entities/);
+    const index = JSON.parse(await readFile(join(out, 'index', 'entities', 'index.json'), 'utf8')) as { count: number; dim: number; dtype: string };
+    expect(index).toMatchObject({ count: 3, dtype: 'float16' });
+    const annotated = await relik(['annotate', '--bundle', out, '--format', 'json', '--candidates', 'Quentin Marlowe lives in Port Velmora.']);
+    expect(annotated.code, annotated.stderr).toBe(0);
+    const result = JSON.parse(annotated.stdout) as { windows: { entityCandidates: { id: string }[] }[] };
+    expect(result.windows[0]?.entityCandidates.map((c) => c.id).sort()).toEqual(['my:0', 'my:1', 'my:2']);
+  });
+
+  it('rejects a KB with duplicate ids, naming the line', async () => {
+    const kb = join(dir, 'dup.jsonl');
+    await writeFile(kb, `${JSON.stringify({ id: 'x', title: 'A' })}\n${JSON.stringify({ id: 'x', title: 'B' })}\n`);
+    const built = await relik(['index', 'build', kb, '--bundle', bundle('tiny-el'), '--out', join(dir, 'dup-bundle')]);
+    expect(built.code).toBe(1);
+    expect(built.stderr).toMatch(/IndexError: duplicate id "x" \(first on line 1\) \(.*dup\.jsonl:2\)/);
+  });
+});
