@@ -73,21 +73,21 @@ const rebelRelations = (root: string): Promise<RelationPassage[]> =>
 
 function buildRegistry(): Map<string, DatasetSpec> {
   const specs: DatasetSpec[] = [];
-  for (const split of ['train', 'dev', 'test']) {
+  const splits = ['train', 'dev', 'test'];
+  for (const split of splits) {
     specs.push(
       spec(`conll04:${split}`, 're', `CoNLL04 ${split} (SpERT split), 5 relation types`,
         `conll04/processed/conll04_${split}.relik.jsonl`, readRelikRe, { relations: conll04Relations }),
     );
-    specs.push(
-      spec(`webnlg:${split}`, 're', `WebNLG ${split} (CasRel exact-entity version)`,
-        `webnlg/orig_onerel/WebNLG/${split}_triples.json`,
-        (f, o) => readCasRel(f, { ...o, idPrefix: `webnlg-${split}` }), { relations: webnlgRelations('WebNLG') }),
-    );
-    specs.push(
-      spec(`webnlg-star:${split}`, 're', `WebNLG* ${split} (CasRel last-word version)`,
-        `webnlg/orig_onerel/WebNLG_star/${split}_triples.json`,
-        (f, o) => readCasRel(f, { ...o, idPrefix: `webnlg-star-${split}` }), { relations: webnlgRelations('WebNLG_star') }),
-    );
+  }
+  for (const [prefix, dir] of [['webnlg', 'WebNLG'], ['webnlg-star', 'WebNLG_star']] as const) {
+    for (const split of splits) {
+      specs.push(
+        spec(`${prefix}:${split}`, 're', `${dir.replace('_star', '*')} ${split} (CasRel/OneRel version)`,
+          `webnlg/orig_onerel/${dir}/${split}_triples.json`,
+          (f, o) => readCasRel(f, { ...o, idPrefix: `${prefix}-${split}` }), { relations: webnlgRelations(dir) }),
+      );
+    }
   }
   for (const split of ['dev', 'test']) {
     specs.push(

@@ -143,7 +143,8 @@ export function goldEntity(span: { readonly label?: string; readonly id?: string
 /** Predicted entity of a span under `entityKey` (null for NME). */
 export function predictedEntity(span: Pick<AnnotatedSpan, 'label' | 'id'>, entityKey: EntityKey): string | null {
   if (span.label === NME_LABEL) return null;
-  return entityKey === 'id' ? span.id : span.label;
+  const v = entityKey === 'id' ? span.id : span.label;
+  return v === '' ? null : v;
 }
 
 /** Gold spans and triplets of a document as metric items. */

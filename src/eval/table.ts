@@ -30,7 +30,9 @@ export function formatReport(report: EvalReport, maxRelations = 30): string {
   const lines = [
     `dataset ${report.dataset} (${report.datasetTask})  bundle ${report.bundle ?? '-'} (task ${report.task})` +
       (report.kbSize !== null ? `  KB ${report.kbSize} entities` : ''),
-    `${c.documents} documents, ${c.goldSpans} gold spans (${c.goldLinked} linked, ${c.goldNme} NME), ${c.goldTriplets} gold triplets; ` +
+    `${c.documents} documents, ${c.goldSpans} gold spans` +
+      (report.datasetTask === 're' ? '' : ` (${c.goldLinked} linked, ${c.goldNme} NME)`) +
+      `, ${c.goldTriplets} gold triplets; ` +
       `predicted ${c.predictedSpans} spans, ${c.predictedTriplets} triplets; ${report.timing.seconds.toFixed(1)} s ` +
       `(${report.timing.documentsPerSecond.toFixed(2)} docs/s)`,
     '',

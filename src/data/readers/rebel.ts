@@ -50,7 +50,7 @@ export function realign(text: string, start: number, end: number, surface: strin
 
 /**
  * Streams the REBEL sample as evaluation documents. Every entity mention becomes a span with `id` = its
- * Wikidata QID (or literal value for dates/quantities) and no label. Offsets (code points) are converted to
+ * Wikidata QID (or literal value for dates/quantities; no id when the uri is empty) and no label. Offsets (code points) are converted to
  * UTF-16 and, when they do not cover the surface form, realigned to the nearest occurrence (`span-realigned`);
  * a surface form absent from the text is `span-unresolved` and dropped with its triples. The relation of a
  * triplet is the predicate's surface form (e.g. "publisher").
@@ -88,7 +88,8 @@ export async function* readRebel(file: string, options: RebelOptions = {}): Asyn
         });
       }
       if ((indexOf.get(key(e)) ?? null) === null) indexOf.set(key(e), spans.length);
-      spans.push({ start: at.start, end: at.end, id: e.uri });
+      // A few mentions have an empty uri: kept as unlinked mentions (no id).
+      spans.push({ start: at.start, end: at.end, ...(e.uri !== '' ? { id: e.uri } : {}) });
     });
     const rawTriples = rec.triples ?? [];
     if (!Array.isArray(rawTriples)) fail('"triples" must be an array');
