@@ -8,10 +8,11 @@ import { Retriever } from '../pipeline/retriever.js';
 import { UsageError, parseIntegerFlag, write, type CliIO } from './io.js';
 import { bundleFrom } from './bundle-path.js';
 
-export const INDEX_HELP = `Usage: relik index build KB.jsonl --out NEW_BUNDLE [--bundle DIR] [--kind entities|relations] [--dtype float16|float32] [--max-tokens N]
+export const INDEX_HELP = `Usage: relik index build KB.jsonl --out NEW_BUNDLE [--bundle DIR] [--kind entities|relations] [--dtype float16|float32] [--max-tokens N] [--hnsw]
 
 Embeds your own knowledge base with the bundle's retriever and writes a new bundle (a copy of --bundle whose
 entity or relation index is yours), so the model links to your entries without retraining.
+--hnsw also writes an approximate-search graph (usearch HNSW): use it for KBs of 100K+ entries.
 KB.jsonl: one {"id": string, "title": string, "description"?: string} per line; ids must be unique.`;
 
 function progressBar(io: CliIO): (done: number, total: number) => void {
@@ -37,7 +38,7 @@ export async function runIndex(argv: string[], io: CliIO): Promise<number> {
   const { values, positionals } = parseArgs({
     args: rest,
     allowPositionals: true,
-    options: { bundle: { type: 'string' }, out: { type: 'string' }, kind: { type: 'string' }, dtype: { type: 'string' }, 'max-tokens': { type: 'string' } },
+    options: { bundle: { type: 'string' }, out: { type: 'string' }, kind: { type: 'string' }, dtype: { type: 'string' }, 'max-tokens': { type: 'string' }, hnsw: { type: 'boolean' } },
   });
   const kbPath = positionals[0];
   if (kbPath === undefined || values.out === undefined) throw new UsageError('relik index build needs KB.jsonl and --out NEW_BUNDLE');
@@ -65,6 +66,7 @@ export async function runIndex(argv: string[], io: CliIO): Promise<number> {
     const maxTokens = parseIntegerFlag('max-tokens', values['max-tokens'], 4);
     const index = await buildIndex(retriever, passages, join(out, settings.index), {
       dtype,
+      hnsw: values.hnsw === true,
       ...(maxTokens === undefined ? {} : { maxPassageTokens: maxTokens }),
       onProgress: progressBar(io),
     });

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { IndexError } from '../errors.js';
 import type { Retriever } from '../pipeline/retriever.js';
+import { HnswSearch } from './ann.js';
 import { float32ToFloat16 } from './float16.js';
 import { parsePassage, type Passage } from './passages.js';
 import type { EmbeddingDType, IndexManifest } from './vector-index.js';
@@ -33,6 +34,8 @@ export async function readKnowledgeBase(path: string): Promise<Passage[]> {
 export interface BuildIndexOptions {
   readonly dtype?: EmbeddingDType;
   readonly maxPassageTokens?: number;
+  /** Also build a usearch HNSW graph for approximate search (large KBs). */
+  readonly hnsw?: boolean;
   readonly onProgress?: (done: number, total: number) => void;
 }
 
@@ -52,7 +55,12 @@ export async function buildIndex(retriever: Retriever, passages: readonly Passag
   const data = dtype === 'float16' ? float32ToFloat16(rows) : rows;
   await writeFile(join(dir, 'embeddings.bin'), new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
   await writeFile(join(dir, 'passages.jsonl'), passages.map((p) => JSON.stringify({ id: p.id, title: p.title, text: p.text })).join('\n') + '\n');
-  const manifest: IndexManifest = { count: passages.length, dim, dtype, embeddings: 'embeddings.bin', scales: null, passages: 'passages.jsonl', maxPassageTokens };
+  let ann: IndexManifest['ann'] = null;
+  if (options.hnsw === true) {
+    HnswSearch.build(rows, passages.length, dim).save(join(dir, 'hnsw.usearch'));
+    ann = { kind: 'hnsw', file: 'hnsw.usearch', expansionSearch: 128 };
+  }
+  const manifest: IndexManifest = { count: passages.length, dim, dtype, embeddings: 'embeddings.bin', scales: null, passages: 'passages.jsonl', maxPassageTokens, ann };
   await writeFile(join(dir, 'index.json'), `${JSON.stringify(manifest, null, 2)}\n`);
   return manifest;
 }

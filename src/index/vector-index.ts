@@ -1,6 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { IndexError } from '../errors.js';
+import { HnswSearch } from './ann.js';
 import { float16ToFloat32 } from './float16.js';
 import { readPassages, type Passage } from './passages.js';
 
@@ -15,6 +16,8 @@ export interface IndexManifest {
   readonly scales: string | null;
   readonly passages: string;
   readonly maxPassageTokens: number;
+  /** Optional approximate-search graph (usearch HNSW file in the index folder). */
+  readonly ann: { readonly kind: 'hnsw'; readonly file: string; readonly expansionSearch: number } | null;
 }
 
 export interface SearchHit {
@@ -132,7 +135,8 @@ export class PassageIndex {
     readonly search: VectorSearch | null,
   ) {}
 
-  static async load(dir: string): Promise<PassageIndex> {
+  /** Loads an index folder; `search: 'exact'` ignores an HNSW graph and scans all rows. */
+  static async load(dir: string, options: { readonly search?: 'auto' | 'exact' } = {}): Promise<PassageIndex> {
     const manifestPath = join(dir, 'index.json');
     const manifest = parseIndexManifest(await readText(manifestPath), manifestPath);
     const passages = await readPassages(join(dir, manifest.passages));
@@ -141,8 +145,11 @@ export class PassageIndex {
     }
     let search: VectorSearch | null = null;
     if (manifest.embeddings !== null) {
-      const vectors = await readEmbeddings(dir, manifest);
-      search = new FlatSearch(vectors, manifest.count, manifest.dim);
+      if (manifest.ann !== null && options.search !== 'exact') {
+        search = HnswSearch.load(join(dir, manifest.ann.file), manifest.count, manifest.dim, manifest.ann.expansionSearch);
+      } else {
+        search = new FlatSearch(await readEmbeddings(dir, manifest), manifest.count, manifest.dim);
+      }
     }
     return new PassageIndex(dir, manifest, passages, search);
   }
@@ -179,6 +186,14 @@ export function parseIndexManifest(text: string, path: string): IndexManifest {
     return v;
   };
   const embeddings = optionalName('embeddings');
+  const annRaw = m.ann as Record<string, unknown> | null | undefined;
+  let ann: IndexManifest['ann'] = null;
+  if (annRaw !== undefined && annRaw !== null) {
+    if (annRaw.kind !== 'hnsw' || typeof annRaw.file !== 'string' || annRaw.file.includes('..') || annRaw.file.startsWith('/')) {
+      throw new IndexError('index.json: ann must be {"kind": "hnsw", "file": <file in the index folder>, "expansionSearch"?: integer}', path);
+    }
+    ann = { kind: 'hnsw', file: annRaw.file, expansionSearch: typeof annRaw.expansionSearch === 'number' ? annRaw.expansionSearch : 128 };
+  }
   const scales = optionalName('scales');
   if (dtype === 'int8' && embeddings !== null && scales === null) throw new IndexError('index.json: int8 embeddings need a "scales" file', path);
   return {
@@ -189,6 +204,7 @@ export function parseIndexManifest(text: string, path: string): IndexManifest {
     scales,
     passages: optionalName('passages') ?? 'passages.jsonl',
     maxPassageTokens: typeof m.maxPassageTokens === 'number' ? m.maxPassageTokens : 64,
+    ann,
   };
 }
 
