@@ -1,0 +1,125 @@
+/** The library API on the tiny fixture bundles: shapes, options, and every class of bad input. */
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BundleError, Relik } from '../../src/index.js';
+
+const fixtures = join(import.meta.dirname, '..', '..', 'fixtures', 'bundles');
+
+describe('Relik.annotate', () => {
+  let el: Relik;
+  let cie: Relik;
+  beforeAll(async () => {
+    el = await Relik.load(join(fixtures, 'tiny-el'));
+    cie = await Relik.load(join(fixtures, 'tiny-cie'));
+  });
+  afterAll(async () => {
+    await el.close();
+    await cie.close();
+  });
+
+  it('a string in gives one result; an array in gives one result per text, in order', async () => {
+    const one = await el.annotate('Ada Lovelace lived in London.');
+    expect(Array.isArray(one)).toBe(false);
+    expect(one.text).toBe('Ada Lovelace lived in London.');
+    const many = await el.annotate(['Alan Turing.', 'Grace Hopper worked in Oslo.', 'Paris']);
+    expect(many.map((r) => r.text)).toEqual(['Alan Turing.', 'Grace Hopper worked in Oslo.', 'Paris']);
+    expect(await el.annotate([])).toEqual([]);
+    // Batched and single results are identical.
+    expect(many[1]).toEqual(await el.annotate('Grace Hopper worked in Oslo.'));
+  });
+
+  it('returns candidates and windows on request, with retriever scores in rank order', async () => {
+    const r = await el.annotate('Marie Curie works for Acme Corporation in Paris.', { returnCandidates: true, topK: 5 });
+    expect(r.windows).toHaveLength(1);
+    const candidates = r.windows?.[0]?.entityCandidates ?? [];
+    expect(candidates).toHaveLength(5);
+    for (let i = 1; i < candidates.length; i++) expect(candidates[i - 1]!.score).toBeGreaterThanOrEqual(candidates[i]!.score);
+  });
+
+  it('uses given candidates (no retrieval) and given mentions (disambiguation only)', async () => {
+    const text = 'Yesterday Marie Curie met Ada Lovelace.';
+    const r = await el.annotate(text, {
+      entityCandidates: [{ id: 'x1', title: 'Marie Curie' }, { id: 'x2', title: 'Ada Lovelace' }],
+      mentions: [[{ start: 10, end: 21 }, { start: 26, end: 38 }]],
+      keepNme: true,
+      returnCandidates: true,
+    });
+    expect(r.spans.map((s) => [s.start, s.end, s.text])).toEqual([[10, 21, 'Marie Curie'], [26, 38, 'Ada Lovelace']]);
+    for (const s of r.spans) expect(['x1', 'x2', null]).toContain(s.id);
+    expect(r.windows?.[0]?.entityCandidates?.map((c) => c.id)).toEqual(['x1', 'x2']);
+    // A mention inside a word splits it rather than being lost.
+    const inside = await el.annotate('NewYork', { mentions: [[{ start: 0, end: 3 }]], keepNme: true });
+    expect(inside.spans.map((s) => s.text)).toEqual(['New']);
+    expect(inside.truncation.droppedMentions).toBe(0);
+  });
+
+  it('cie bundles link and relate; narrowing the task changes what runs', async () => {
+    const text = 'Nikola Tesla works for Cyberdyne Systems in Paris.';
+    const full = await cie.annotate(text, { relationThreshold: 0 });
+    for (const t of full.triplets) expect(t.subject).not.toBe(t.object);
+    const elOnly = await cie.annotate(text, { task: 'el' });
+    expect(elOnly.triplets).toEqual([]);
+    await expect(el.annotate(text, { task: 're' })).rejects.toThrow(/options.task must be one of el for this el bundle, got "re"/);
+  });
+
+  it('zero candidates and texts without words give empty but valid results', async () => {
+    const r = await el.annotate('...', { entityCandidates: [] });
+    expect(r.spans.every((s) => s.label === '--NME--' || s.id !== null)).toBe(true);
+    const punct = await el.annotate('!!!');
+    // tiny-el reads 20 candidates in 64 tokens: they are patched, none is lost.
+    expect(punct.truncation).toMatchObject({ patchedWindows: 1, droppedCandidates: 0, splitWindows: 0, droppedMentions: 0 });
+  });
+
+  it('rejects bad input with errors naming the parameter and allowed values', async () => {
+    await expect(el.annotate('')).rejects.toThrow(new RangeError('texts[0] is empty; give a non-empty text'));
+    await expect(el.annotate(42 as unknown as string)).rejects.toThrow(/texts\[0\] must be a string or \{text: string, words\?: Word\[\]\}, got number/);
+    await expect(el.annotate('ok', { topk: 3 } as never)).rejects.toThrow(/unknown option "topk"; known options: task, topK/);
+    await expect(el.annotate('ok', { topK: 0 })).rejects.toThrow(/options.topK must be an integer >= 1, got 0/);
+    await expect(el.annotate('ok', { windowSize: 8, windowStride: 9 })).rejects.toThrow(/options.windowStride \(9\) must not exceed windowSize \(8\)/);
+    await expect(el.annotate('ok', { relationThreshold: 1.5 })).rejects.toThrow(/options.relationThreshold must be a number in \[0, 1\)/);
+    await expect(el.annotate('bad \uD800 text')).rejects.toThrow(/not valid Unicode: it contains an unpaired UTF-16 surrogate/);
+    await expect(el.annotate({ text: 'New York', words: [{ text: 'York', start: 4, end: 8 }, { text: 'New', start: 0, end: 3 }] })).rejects.toThrow(/texts\[0\]\.words\[1\]/);
+    await expect(el.annotate('ok', { entityCandidates: [{ id: 'a', title: 'A' }, { id: 'a', title: 'B' }] })).rejects.toThrow(/repeats id "a"/);
+    await expect(el.annotate(['a', 'b'], { mentions: [[]] })).rejects.toThrow(/one mention list per input text \(2\)/);
+  });
+});
+
+describe('Relik.load', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'relik-bundle-'));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  async function copyBundle(name: string, edit: (bundle: string) => Promise<void>): Promise<string> {
+    const target = join(dir, name);
+    await cp(join(fixtures, 'tiny-el'), target, { recursive: true });
+    await edit(target);
+    return target;
+  }
+
+  it('names the file for a missing, corrupt or unsupported bundle', async () => {
+    await expect(Relik.load(join(dir, 'nothing'))).rejects.toThrow(BundleError);
+    await expect(Relik.load(join(dir, 'nothing'))).rejects.toThrow(/relik.json is missing \(.*nothing\/relik.json\)/);
+    const version = await copyBundle('v9', async (b) => {
+      const m = JSON.parse(await readFile(join(b, 'relik.json'), 'utf8')) as Record<string, unknown>;
+      await writeFile(join(b, 'relik.json'), JSON.stringify({ ...m, formatVersion: 9 }));
+    });
+    await expect(Relik.load(version)).rejects.toThrow(/formatVersion 9 is not supported; this runtime reads versions 1/);
+    const corrupt = await copyBundle('corrupt', (b) => writeFile(join(b, 'reader', 'model.onnx'), 'not a model'));
+    await expect(Relik.load(corrupt)).rejects.toThrow(/cannot load ONNX model.*reader\/model.onnx/);
+    const noTokenizer = await copyBundle('notok', (b) => rm(join(b, 'retriever', 'tokenizer.json')));
+    await expect(Relik.load(noTokenizer)).rejects.toThrow(/cannot read tokenizer.*retriever\/tokenizer.json/);
+    const badJson = await copyBundle('badjson', (b) => writeFile(join(b, 'relik.json'), '{"format": "relik-bundle", '));
+    await expect(Relik.load(badJson)).rejects.toThrow(/relik.json is not valid JSON/);
+    const badTask = await copyBundle('badtask', async (b) => {
+      const m = JSON.parse(await readFile(join(b, 'relik.json'), 'utf8')) as Record<string, unknown>;
+      await writeFile(join(b, 'relik.json'), JSON.stringify({ ...m, task: 'ner' }));
+    });
+    await expect(Relik.load(badTask)).rejects.toThrow(/relik.json: task must be one of el, re, cie, got "ner"/);
+  });
+});
