@@ -25,26 +25,25 @@ from .reader import ReaderModel
 from .reader_input import Candidate, ReaderInputBuilder
 from .retriever import RetrieverExample, RetrieverModel, RetrieverTrainConfig, embed, pad_batch, train_retriever
 from .tokenization import SpecialIds, add_markers, passage_ids, query_ids, train_wordpiece
-from .train_reader import ReaderTrainConfig, train_reader
+from .train_reader import ReaderTrainConfig, evaluate_reader, train_reader
 
 SEED = 1234
-TINY = {"hidden": 32, "layers": 2, "heads": 2, "intermediate": 64, "positions": 128, "vocab": 700, "headDim": 16}
+TINY = {"hidden": 32, "layers": 2, "heads": 2, "intermediate": 64, "positions": 128, "vocab": 320, "headDim": 16}
 SPECS = {
-    "el": dict(entity_markers=21, relation_markers=0, entity_top_k=20, relation_top_k=0),
-    "re": dict(entity_markers=0, relation_markers=6, entity_top_k=0, relation_top_k=5),
-    "cie": dict(entity_markers=11, relation_markers=6, entity_top_k=10, relation_top_k=5),
+    "el": dict(entity_markers=21, relation_markers=0, entity_top_k=20, relation_top_k=0, max_length=64),
+    "re": dict(entity_markers=0, relation_markers=6, entity_top_k=0, relation_top_k=5, max_length=64),
+    "cie": dict(entity_markers=11, relation_markers=6, entity_top_k=10, relation_top_k=5, max_length=96),
 }
 CASES: dict[str, list[tuple[str, list[str]]]] = {
     "el": [("plain", "Marie Curie works for Acme Corporation in Paris .".split(" ")),
-           ("emoji", "Ada Lovelace 😀 moved to Berlin 🎉 with Globex friends !".split(" ")),
+           ("emoji", "Ada Lovelace 😀 moved to Berlin 🦄 with Globex friends !".split(" ")),
            ("cjk", "紫式部 lived in 東京 and worked for 东方公司 .".split(" ")),
            ("patches", ("According to Initech , its office in Vienna will hire Alan Turing and Grace Hopper next "
                         "year , while Stark Industries moves to Oslo .").split(" "))],
     "re": [("plain", "Alan Turing works for Globex .".split(" ")),
            ("emoji", "Grace Hopper 😀 , who lives in Boston , joined Hooli last year 🎉 .".split(" ")),
            ("cjk", "紫式部 在 東京 工作 。 東京 is located in Japan .".split(" ")),
-           ("patches", ("According to Contoso , its office in Lisbon will hire Paul Dirac , and Fabrikam is based "
-                        "in Lima while Enrico Fermi works for Hooli in Rome .").split(" "))],
+           ("patches", "Wide World Importers , based in Helsinki , will hire Srinivasa Ramanujan .".split(" "))],
     "cie": [("plain", "Nikola Tesla works for Cyberdyne Systems .".split(" ")),
             ("emoji", "Hedy Lamarr 😀 , who lives in Vienna , joined Initech last year .".split(" ")),
             ("cjk", "东方公司 is based in 上海 . 紫式部 在 大阪 工作 。".split(" ")),
@@ -95,7 +94,7 @@ def build_one(task: str, root: Path, base_tok: Tokenizer, retr: tuple[RetrieverM
     set_seed(SEED)
     reader_tok = add_markers(base_tok, s["entity_markers"], s["relation_markers"])
     model = ReaderModel(tiny_encoder(reader_tok.get_vocab_size(), SEED + 7), task, TINY["headDim"])
-    max_length = 64
+    max_length = s["max_length"]
     builder = ReaderInputBuilder(reader_tok, task, max_length, 8, max(s["entity_markers"], 2),
                                  max(s["relation_markers"], 1))
     train = tiny.synthetic(400, SEED + 2, n_candidates=12)
@@ -107,15 +106,22 @@ def build_one(task: str, root: Path, base_tok: Tokenizer, retr: tuple[RetrieverM
     log: list[dict] = []
     train_reader(model, builder, train, cfg, torch.device("cpu"), SEED, log.append)
     model.eval()
+    threshold = 0.5
+    dev_metrics: dict = {}
+    if task != "el":
+        dev = tiny.synthetic(100, SEED + 3, n_candidates=12)
+        dev_metrics = evaluate_reader(model, builder, dev, torch.device("cpu"), cfg.threshold_sweep)
+        threshold = float(dev_metrics["relationThreshold"])
     entities = tiny.kb()
     rels = tiny.relations()
     spec = BundleSpec(name=f"relik-tiny-{task}", task=task, window_size=32, window_stride=16, max_length=max_length,
                       max_candidate_tokens=8, entity_markers=s["entity_markers"], relation_markers=s["relation_markers"],
                       entity_top_k=s["entity_top_k"], relation_top_k=s["relation_top_k"], max_query_tokens=64,
-                      max_passage_tokens=64, ends_per_start="one", relation_threshold=0.5, index_dtype="float16",
+                      max_passage_tokens=64, ends_per_start="one", relation_threshold=threshold, index_dtype="float16",
                       quantize=False,
                       training={"seed": SEED, "steps": steps, "encoder": TINY, "data": "relik_train.tiny synthetic",
-                                "finalLoss": log[-2].get("loss") if len(log) > 1 else None})
+                                "finalLoss": log[-2].get("loss") if len(log) > 1 else None,
+                                "devMetrics": dev_metrics})
     out = root / "fixtures" / "bundles" / f"tiny-{task}"
     retriever, retr_tok = (retr[0], base_tok) if retr and task != "re" else (None, None)
     kb_rows = [{"id": e["id"], "title": e["title"], "text": e["text"]} for e in entities]
@@ -198,7 +204,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--root", default=str(Path(__file__).resolve().parents[2]),
                     help="project root holding fixtures/ (default: the repository root)")
     ap.add_argument("--tasks", default="el,re,cie", help="comma list of el, re, cie")
-    ap.add_argument("--steps", type=int, default=300, help="reader training steps per tiny bundle")
+    ap.add_argument("--steps", type=int, default=800, help="reader training steps per tiny bundle")
     args = ap.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     torch.set_num_threads(1)

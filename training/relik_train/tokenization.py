@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers, decoders
+from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
 
 _SPECIAL_CANDIDATES = {
     "cls": ("[CLS]", "<s>"),
@@ -98,20 +98,41 @@ def passage_ids(tok: Tokenizer, text: str, max_tokens: int) -> list[int]:
 
 
 def train_wordpiece(texts: Iterable[str], vocab_size: int) -> Tokenizer:
-    """Train a small uncased BERT-style WordPiece tokenizer (for random tiny fixture models)."""
-    tok = Tokenizer(models.WordPiece(unk_token="[UNK]", max_input_chars_per_word=100))
-    tok.normalizer = normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=True,
-                                                strip_accents=None, lowercase=True)
-    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    """Build a small uncased BERT-style WordPiece tokenizer, deterministically (for random tiny fixture models).
+
+    Vocab = [PAD] [UNK] [CLS] [SEP] [MASK], every character seen (and its ##-form), then whole words by
+    (frequency desc, word asc) until vocab_size. (The `tokenizers` trainer breaks ties in a run-dependent order.)
+    """
+    normalizer = normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=True, strip_accents=None,
+                                            lowercase=True)
+    pre = pre_tokenizers.BertPreTokenizer()
+    counts: dict[str, int] = {}
+    for text in texts:
+        for piece, _ in pre.pre_tokenize_str(normalizer.normalize_str(text)):
+            counts[piece] = counts.get(piece, 0) + 1
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    chars = sorted({c for w in counts for c in w})
+    vocab_list = specials + chars + ["##" + c for c in chars]
+    if len(vocab_list) > vocab_size:
+        raise ValueError(f"train_wordpiece: 'vocab_size' {vocab_size} is smaller than the {len(vocab_list)} "
+                         "special + character tokens of the corpus")
+    seen = set(vocab_list)
+    for word, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
+        if len(vocab_list) >= vocab_size:
+            break
+        if len(word) > 1 and word not in seen:
+            vocab_list.append(word)
+            seen.add(word)
+    vocab = {t: i for i, t in enumerate(vocab_list)}
+    tok = Tokenizer(models.WordPiece(vocab=vocab, unk_token="[UNK]", max_input_chars_per_word=100))
+    tok.normalizer = normalizer
+    tok.pre_tokenizer = pre
     tok.decoder = decoders.WordPiece(prefix="##")
-    trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, min_frequency=1,
-                                        special_tokens=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"],
-                                        continuing_subword_prefix="##")
-    tok.train_from_iterator(list(texts), trainer=trainer)
-    cls, sep = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
     tok.post_processor = processors.TemplateProcessing(
         single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",
-        special_tokens=[("[CLS]", cls), ("[SEP]", sep)])
+        special_tokens=[("[CLS]", vocab["[CLS]"]), ("[SEP]", vocab["[SEP]"])])
+    for t in specials:
+        tok.add_special_tokens([t])
     return tok
 
 

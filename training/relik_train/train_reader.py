@@ -54,7 +54,7 @@ def make_items(examples: Sequence[ReaderExample], builder: ReaderInputBuilder, r
         rels = list(ex.relation_candidates)
         if train:
             gold = {eid for _, _, eid in ex.spans if eid is not None}
-            gold_drop_ids = {g for g in gold if rng.random() < cfg.drop_gold}
+            gold_drop_ids = {g for g in sorted(gold) if rng.random() < cfg.drop_gold}
             ents = [c for c in ents if c.id not in gold_drop_ids]
             if rng.random() < cfg.shuffle_candidates:
                 rng.shuffle(ents)

