@@ -49,11 +49,14 @@ export function detectMentions(pass: ReaderPass, view: FeatureView, endsPerStart
     if (!pass.isWordStart[s]) continue;
     const startProbability = sigmoid(view.startLogit(s + 1));
     if (!(startProbability > 0.5)) continue;
-    const startPart = view.scalar('end_s', s + 1);
+    const startPart = view.block('end_s', s + 1);
     let best: PassMention | undefined;
     for (let t = s; t < count; t++) {
       if (!pass.isWordEnd[t]) continue;
-      const endProbability = sigmoid(startPart + view.scalar('end_t', t + 1));
+      const endPart = view.block('end_t', t + 1);
+      let logit = view.endBias;
+      for (let e = 0; e < startPart.length; e++) logit += (view.endWeight[e] as number) * gelu((startPart[e] as number) + (endPart[e] as number));
+      const endProbability = sigmoid(logit);
       if (!(endProbability > 0.5)) continue;
       const mention: PassMention = {
         firstWord: pass.subwordWord[s] as number,

@@ -3,6 +3,9 @@ export interface HeadParameters {
   readonly featureSize: number;
   /** name -> [offset, size] inside the feature vector of a position. */
   readonly blocks: ReadonlyMap<string, readonly [number, number]>;
+  /** P(end t | start s) = sigmoid(endWeight · gelu(end_s[s] + end_t[t]) + endBias). */
+  readonly endWeight: Float32Array;
+  readonly endBias: number;
   readonly relationWeight: Float32Array;
   readonly relationBias: number;
 }
@@ -55,8 +58,12 @@ export class FeatureView {
     return this.output.features.subarray(base, base + entry[1]);
   }
 
-  scalar(name: string, position: number): number {
-    return this.block(name, position)[0] as number;
+  get endWeight(): Float32Array {
+    return this.heads.endWeight;
+  }
+
+  get endBias(): number {
+    return this.heads.endBias;
   }
 
   has(name: string): boolean {

@@ -22,7 +22,8 @@ export function parseHeads(text: string, path: string, needs: { el: boolean; re:
   } catch (error) {
     throw new BundleError(`heads.json is not valid JSON: ${(error as Error).message}`, path);
   }
-  const json = raw as { features?: unknown; relationWeight?: unknown; relationBias?: unknown };
+  if (typeof raw !== 'object' || raw === null) throw new BundleError('heads.json must hold an object', path);
+  const json = raw as { features?: unknown };
   if (typeof json.features !== 'object' || json.features === null) throw new BundleError('heads.json: "features" must map block names to [offset, size]', path);
   const blocks = new Map<string, readonly [number, number]>();
   let featureSize = 0;
@@ -36,17 +37,28 @@ export function parseHeads(text: string, path: string, needs: { el: boolean; re:
   }
   const wanted = [...REQUIRED_BLOCKS.base, ...(needs.el ? REQUIRED_BLOCKS.el : []), ...(needs.re ? REQUIRED_BLOCKS.re : [])];
   for (const name of wanted) if (!blocks.has(name)) throw new BundleError(`heads.json: features has no block "${name}" needed by this task`, path);
-  let relationWeight = new Float32Array(0);
+  const vector = (field: string, block: string): Float32Array => {
+    const value = (json as Record<string, unknown>)[field];
+    if (!Array.isArray(value) || !value.every((v) => typeof v === 'number')) throw new BundleError(`heads.json: ${field} must be an array of numbers`, path);
+    const size = (blocks.get(block) as readonly [number, number])[1];
+    if (value.length !== size) throw new BundleError(`heads.json: ${field} has ${value.length} values, the ${block} block has ${size}`, path);
+    return Float32Array.from(value as number[]);
+  };
+  const scalar = (field: string): number => {
+    const value = (json as Record<string, unknown>)[field];
+    if (typeof value !== 'number') throw new BundleError(`heads.json: ${field} must be a number`, path);
+    return value;
+  };
+  const endWeight = vector('endWeight', 'end_s');
+  const endBias = scalar('endBias');
+  if ((blocks.get('end_t') as readonly [number, number])[1] !== endWeight.length) throw new BundleError('heads.json: end_s and end_t blocks must have the same size', path);
+  let relationWeight: Float32Array = new Float32Array(0);
   let relationBias = 0;
   if (needs.re) {
-    if (!Array.isArray(json.relationWeight) || !json.relationWeight.every((v) => typeof v === 'number')) throw new BundleError('heads.json: relationWeight must be an array of numbers', path);
-    relationWeight = Float32Array.from(json.relationWeight as number[]);
-    const relBlock = blocks.get('rel') as readonly [number, number];
-    if (relationWeight.length !== relBlock[1]) throw new BundleError(`heads.json: relationWeight has ${relationWeight.length} values, the rel block has ${relBlock[1]}`, path);
-    if (typeof json.relationBias !== 'number') throw new BundleError('heads.json: relationBias must be a number', path);
-    relationBias = json.relationBias;
+    relationWeight = vector('relationWeight', 'rel');
+    relationBias = scalar('relationBias');
   }
-  return { featureSize, blocks, relationWeight, relationBias };
+  return { featureSize, blocks, endWeight, endBias, relationWeight, relationBias };
 }
 
 /** Token budget of one reader batch: padded length x batch size. */

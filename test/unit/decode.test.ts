@@ -11,7 +11,8 @@ const blocks = new Map<string, readonly [number, number]>([
   ['subj_s', [6, 1]], ['subj_t', [7, 1]], ['obj_s', [8, 1]], ['obj_t', [9, 1]], ['rel', [10, 1]],
 ]);
 const F = 11;
-const heads: HeadParameters = { featureSize: F, blocks, relationWeight: Float32Array.of(1), relationBias: -1 };
+// End head: P(end | s) = sigmoid(1 · gelu(end_s[s] + end_t[t]) + 0).
+const heads: HeadParameters = { featureSize: F, blocks, endWeight: Float32Array.of(1), endBias: 0, relationWeight: Float32Array.of(1), relationBias: -1 };
 
 function outputs(length: number, set: (position: number, row: Float32Array, start: { value: number }) => void): { startLogit: Float32Array; features: Float32Array } {
   const startLogit = new Float32Array(length).fill(-10);
@@ -59,7 +60,7 @@ describe('decodePass', () => {
     const M = [gelu(2), gelu(0)];
     const logits = [0, gelu(0) * M[0]! + gelu(3) * M[1]!, gelu(3) * M[0]! + gelu(0) * M[1]!];
     expect(m.linkScore).toBeCloseTo(softmax(logits)[2]!, 6);
-    expect(m.detectionScore).toBeCloseTo((1 / (1 + Math.exp(-3))) * (1 / (1 + Math.exp(-3))), 6);
+    expect(m.detectionScore).toBeCloseTo((1 / (1 + Math.exp(-3))) * (1 / (1 + Math.exp(-gelu(3)))), 6);
   });
 
   it('"all" keeps every end above 0.5; given mentions skip detection', () => {

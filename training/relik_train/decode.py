@@ -58,6 +58,8 @@ class HeadParams:
     layout: dict[str, tuple[int, int]]
     relation_weight: np.ndarray
     relation_bias: float
+    end_weight: np.ndarray
+    end_bias: float
     ends_per_start: str = "one"
     relation_threshold: float = 0.5
 
@@ -65,6 +67,7 @@ class HeadParams:
     def from_heads_json(heads: dict, ends_per_start: str, relation_threshold: float) -> "HeadParams":
         return HeadParams({k: (int(v[0]), int(v[1])) for k, v in heads["features"].items()},
                           np.asarray(heads["relationWeight"], dtype=np.float64), float(heads["relationBias"]),
+                          np.asarray(heads["endWeight"], dtype=np.float64), float(heads["endBias"]),
                           ends_per_start, relation_threshold)
 
 
@@ -79,11 +82,17 @@ def decode_patch(task: str, patch: Patch, start_logit: np.ndarray, features: np.
     ft = np.asarray(features, dtype=np.float64)
     ws, we = patch.window_start, patch.window_end
     mentions: list[tuple[int, int, float]] = []  # (s, t, P(start)*P(end|start))
+    # Mentions start at a word's first subword and end at a word's last one (as the gold labels do).
+    words = patch.token_word
+    is_start = [i == 0 or words[i] != words[i - 1] for i in range(len(words))]
+    is_end = [i == len(words) - 1 or words[i] != words[i + 1] for i in range(len(words))]
     for s in range(ws, we):
         ps = float(sigmoid(sl[s]))
-        if not ps > 0.5:
+        if not is_start[s - ws] or not ps > 0.5:
             continue
-        pe = sigmoid(_block(ft, hp, "end_s")[s, 0] + _block(ft, hp, "end_t")[s:we, 0])
+        hidden = gelu(_block(ft, hp, "end_s")[s] + _block(ft, hp, "end_t")[s:we])
+        pe = sigmoid(hidden @ hp.end_weight + hp.end_bias)
+        pe = np.where(np.asarray(is_end[s - ws:], dtype=bool), pe, 0.0)
         if hp.ends_per_start == "one":
             k = int(np.argmax(pe))
             if pe[k] > 0.5:

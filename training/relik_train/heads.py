@@ -14,7 +14,7 @@ BIASED = {"end_t", "el_t", "subj_t", "obj_t", "rel"}
 
 
 def block_size(name: str, head_dim: int) -> int:
-    return 1 if name.startswith("end_") else head_dim
+    return head_dim
 
 
 def feature_layout(task: str, head_dim: int) -> dict[str, tuple[int, int]]:
@@ -42,9 +42,10 @@ class Feats:
         return self.x[:, off: off + size]
 
 
-def end_logits(f: Feats, s: int, window_end: int) -> torch.Tensor:
-    """Logits of P(end at t | start s) for t in [s, window_end)."""
-    return f["end_s"][s, 0] + f["end_t"][s:window_end, 0]
+def end_logits(f: Feats, s: int, window_end: int, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """Logits of P(end at t | start s) = endWeight . gelu(end_s[s] + end_t[t]) + endBias for t in [s, window_end).
+    Non-linear in (s, t): with a purely additive logit every start would pick the same best end."""
+    return F.gelu(f["end_s"][s] + f["end_t"][s:window_end]) @ weight + bias
 
 
 def mention_el(f: Feats, starts: torch.Tensor, ends: torch.Tensor) -> torch.Tensor:

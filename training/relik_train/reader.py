@@ -44,6 +44,8 @@ class ReaderModel(nn.Module):
         self.blocks = nn.ModuleDict({
             name: nn.Linear(hidden, block_size(name, head_dim), bias=name in BIASED) for name in LAYOUTS[task]})
         self.layout = feature_layout(task, head_dim)
+        self.end_weight = nn.Parameter(torch.randn(head_dim) / math.sqrt(head_dim))
+        self.end_bias = nn.Parameter(torch.zeros(()))
         self.relation_weight = nn.Parameter(torch.randn(head_dim) / math.sqrt(head_dim))
         self.relation_bias = nn.Parameter(torch.zeros(()))
 
@@ -61,6 +63,8 @@ class ReaderModel(nn.Module):
         return {
             "hidden": self.hidden, "headDim": self.head_dim,
             "features": {k: [v[0], v[1]] for k, v in self.layout.items()},
+            "endWeight": [float(v) for v in self.end_weight.detach().float().cpu()],
+            "endBias": float(self.end_bias.detach().float().cpu()),
             "relationWeight": [float(v) for v in self.relation_weight.detach().float().cpu()],
             "relationBias": float(self.relation_bias.detach().float().cpu()),
         }
@@ -105,7 +109,7 @@ def reader_loss(model: ReaderModel, start: torch.Tensor, feats: torch.Tensor, ta
         for s, t in tg.mentions:
             by_start.setdefault(s, []).append(t)
         for s, ends in by_start.items():
-            logits = end_logits(f, s, we)
+            logits = end_logits(f, s, we, model.end_weight, model.end_bias)
             gold = torch.zeros_like(logits)
             for t in ends:
                 gold[t - s] = 1.0

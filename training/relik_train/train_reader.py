@@ -187,7 +187,8 @@ def evaluate_reader(model: ReaderModel, builder: ReaderInputBuilder, examples: S
                     device: torch.device, sweep: Sequence[float], ends_per_start: str = "one") -> dict:
     """Span F1; EL F1 (span + entity id, NME gold excluded); RE strict-boundary triplet F1 with threshold sweep."""
     hp = HeadParams(dict(model.layout), model.relation_weight.detach().double().cpu().numpy(),
-                    float(model.relation_bias.detach().cpu()), ends_per_start, 0.0)
+                    float(model.relation_bias.detach().cpu()), model.end_weight.detach().double().cpu().numpy(),
+                    float(model.end_bias.detach().cpu()), ends_per_start, 0.0)
     span_tp = span_pred = span_gold = 0
     el_tp = el_pred = el_gold = 0
     trip_gold = 0

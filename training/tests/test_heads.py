@@ -13,18 +13,21 @@ from relik_train.retriever import multi_positive_nce, recall_at_k
 
 def test_layout_offsets():
     lay = feature_layout("cie", 4)
-    assert lay["end_s"] == (0, 1) and lay["end_t"] == (1, 1) and lay["el_s"] == (2, 4) and lay["el_t"] == (6, 4)
-    assert lay["obj_ent"] == (34, 4)  # 2 + 8 blocks x 4
+    assert lay["end_s"] == (0, 4) and lay["end_t"] == (4, 4) and lay["el_s"] == (8, 4) and lay["el_t"] == (12, 4)
+    assert lay["obj_ent"] == (40, 4)  # 10 blocks x 4 before it
 
 
 def test_end_and_el_hand_computed():
-    lay = feature_layout("el", 2)  # end_s, end_t, el_s(2), el_t(2)
-    x = torch.tensor([[0.0, 0.0, 0, 0, 0, 0],
-                      [1.0, 0.5, 1, 0, 0, 0],
-                      [0.0, -2.0, 0, 1, 1, 0],
-                      [0.0, 0.0, 1, 1, 0, 0]])
+    lay = feature_layout("el", 2)  # end_s(2), end_t(2), el_s(2), el_t(2)
+    x = torch.tensor([[0.0, 0, 0, 0, 0, 0, 0, 0],
+                      [1.0, 0, 0.5, 0, 1, 0, 0, 0],
+                      [0.0, 0, -2.0, 1, 0, 1, 1, 0],
+                      [0.0, 0, 0, 0, 1, 1, 0, 0]])
     f = Feats(x, lay)
-    assert torch.allclose(end_logits(f, 1, 3), torch.tensor([1.5, -1.0]))
+    w, b = torch.tensor([1.0, 2.0]), torch.tensor(0.5)
+    g = lambda v: 0.5 * v * (1 + math.erf(v / math.sqrt(2)))
+    expected = torch.tensor([g(1.5) + 2 * g(0.0) + 0.5, g(-1.0) + 2 * g(1.0) + 0.5])
+    assert torch.allclose(end_logits(f, 1, 3, w, b), expected, atol=1e-6)
     logits = el_logits(f, torch.tensor([1]), torch.tensor([2]), torch.tensor([3]))
     m = F.gelu(torch.tensor([1.0, 0]) + torch.tensor([1.0, 0]))  # el_s[1] + el_t[2]
     e = F.gelu(torch.tensor([1.0, 1]) + torch.tensor([0.0, 0]))
@@ -49,6 +52,8 @@ class _M:
     layout = feature_layout("el", 1)
     relation_weight = torch.ones(1)
     relation_bias = torch.zeros(())
+    end_weight = torch.ones(1)
+    end_bias = torch.zeros(())
 
 
 def test_loss_hand_computed():
@@ -61,7 +66,8 @@ def test_loss_hand_computed():
     loss, parts = reader_loss(_M(), start, feats, [tg], LossWeights())
     bce = lambda z, y: -(y * math.log(1 / (1 + math.exp(-z))) + (1 - y) * math.log(1 - 1 / (1 + math.exp(-z))))
     exp_start = (bce(2.0, 1) + bce(-1.0, 0)) / 2
-    exp_end = bce(1.0, 0) + bce(1.5, 1)
+    g = lambda v: 0.5 * v * (1 + math.erf(v / math.sqrt(2)))
+    exp_end = bce(g(1.0), 0) + bce(g(1.5), 1)  # endWeight 1, endBias 0
     # M = gelu(0+0)=0 -> all EL logits 0 -> CE = log 2
     assert abs(parts["start"] - exp_start) < 1e-5
     assert abs(parts["end"] - exp_end) < 1e-5
@@ -81,7 +87,7 @@ def test_nce_multi_positive():
 
 def test_decode_el_and_merge():
     lay = feature_layout("el", 1)
-    hp = HeadParams(lay, np.ones(1), 0.0)
+    hp = HeadParams(lay, np.ones(1), 0.0, np.ones(1), 0.0)
     # positions: 0 CLS, 1-2 word0 (2 subwords), 3 word1, 4 SEP, 5 <ST_0>, 6 <ST_1>, 7 SEP
     patch = Patch(list(range(8)), 1, [0, 0, 1], [5, 6], [Candidate("e1", "E one")], [], [])
     sl = np.array([-5, 3, -5, -5, 0, 0, 0, 0], dtype=np.float32)
