@@ -105,9 +105,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--config", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--work", default=None, help="checkpoints + log.jsonl (default: <out>.work)")
+    ap.add_argument("--base-model", default=None, help="override the config's baseModel (a local HF model folder)")
+    ap.add_argument("--data-root", default=None, help="override data.root (the folder holding the shared datasets)")
+    ap.add_argument("--max-minutes", type=float, default=None, help="reader training wall-clock budget (minutes)")
     args = ap.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     cfg = json.loads(Path(args.config).read_text(encoding="utf-8"))
+    if args.data_root:
+        cfg.setdefault("data", {})["root"] = args.data_root
+        if "kb" in cfg:
+            cfg["kb"]["path"] = cfg["kb"]["path"].replace("/work/shared/data", args.data_root)
     out = Path(args.out)
     if get(cfg, "kind", "train") == "tiny-random":
         from . import fixtures
@@ -123,7 +130,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     amp = torch.bfloat16 if device.type == "cuda" else None
     log({"event": "start", "config": cfg, "device": str(device)})
-    model_dir = resolve_model_dir(get(cfg, "baseModel", kinds=(str,)))
+    model_dir = resolve_model_dir(args.base_model or get(cfg, "baseModel", kinds=(str,)))
     base_tok = load_tokenizer(model_dir)
     size, stride = int(get(cfg, "windows.size")), int(get(cfg, "windows.stride"))
     report = AlignReport()
@@ -167,7 +174,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                              shuffle_candidates=float(rc.get("shuffleCandidates", 0.5)),
                              drop_gold=float(rc.get("dropGold", 0.05)), eval_every=int(rc.get("evalEvery", 500)),
                              checkpoint_every=int(rc.get("checkpointEvery", 500)),
-                             loss_weights=LossWeights(**rc.get("lossWeights", {})))
+                             loss_weights=LossWeights(**rc.get("lossWeights", {})),
+                             max_minutes=args.max_minutes if args.max_minutes is not None else rc.get("maxMinutes"))
     metrics["reader"] = train_reader(model, builder, train, tcfg, device, seed, log, work / "reader.pt", dev, amp)
     if not metrics["reader"] and dev:
         metrics["reader"] = evaluate_reader(model, builder, dev, device, tcfg.threshold_sweep)

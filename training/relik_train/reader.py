@@ -16,8 +16,10 @@ from .heads import BIASED, LAYOUTS, Feats, block_size, el_logits, end_logits, fe
 
 def load_encoder(model_dir: str | Path, vocab_size: int | None = None) -> PreTrainedModel:
     """Load a local HF encoder (eager attention for a clean ONNX graph); optionally resize the embeddings."""
-    enc = AutoModel.from_pretrained(str(model_dir), attn_implementation="eager", add_pooling_layer=False) \
-        if _is_bert_like(model_dir) else AutoModel.from_pretrained(str(model_dir), attn_implementation="eager")
+    # float32 master weights whatever the folder stores (fp16 copies are common); autocast handles bf16 on GPU.
+    kwargs = {"attn_implementation": "eager", "dtype": torch.float32}
+    enc = AutoModel.from_pretrained(str(model_dir), add_pooling_layer=False, **kwargs) \
+        if _is_bert_like(model_dir) else AutoModel.from_pretrained(str(model_dir), **kwargs)
     if vocab_size is not None and vocab_size != enc.get_input_embeddings().num_embeddings:
         enc.resize_token_embeddings(vocab_size)
     return enc

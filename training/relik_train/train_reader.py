@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import random
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
@@ -35,6 +36,8 @@ class ReaderTrainConfig:
     eval_every: int = 500
     checkpoint_every: int = 500
     loss_weights: LossWeights = field(default_factory=LossWeights)
+    # Wall-clock budget: stop early (evaluate + checkpoint) once exceeded; None = no limit.
+    max_minutes: float | None = None
     threshold_sweep: tuple[float, ...] = tuple(round(0.05 * i, 2) for i in range(1, 20))
 
 
@@ -129,7 +132,9 @@ def train_reader(model: ReaderModel, builder: ReaderInputBuilder, train: Sequenc
     pad = builder.sp.pad
     dev_metrics: dict = {}
     stats = AlignStats()
-    while step < cfg.steps:
+    started = time.monotonic()
+    out_of_time = False
+    while step < cfg.steps and not out_of_time:
         items = make_items(train, builder, rng, cfg, stats)
         if not items:
             raise ValueError("train_reader: no training items (every window failed to build)")
@@ -146,18 +151,22 @@ def train_reader(model: ReaderModel, builder: ReaderInputBuilder, train: Sequenc
             opt.step()
             sched.step()
             step += 1
+            out_of_time = cfg.max_minutes is not None and time.monotonic() - started > cfg.max_minutes * 60
+            if out_of_time:
+                log({"component": "reader", "event": "time budget reached", "step": step, "maxMinutes": cfg.max_minutes})
+            last = step == cfg.steps or out_of_time
             if step % 10 == 0 or step == 1:
                 log({"component": "reader", "step": step, "loss": float(loss.detach()), **parts,
                      "lr": sched.get_last_lr()[0]})
-            if dev and (step % cfg.eval_every == 0 or step == cfg.steps):
+            if dev and (step % cfg.eval_every == 0 or last):
                 dev_metrics = evaluate_reader(model, builder, dev, device, cfg.threshold_sweep)
                 log({"component": "reader", "step": step, "dev": dev_metrics})
                 model.train()
-            if checkpoint is not None and (step % cfg.checkpoint_every == 0 or step == cfg.steps):
+            if checkpoint is not None and (step % cfg.checkpoint_every == 0 or last):
                 checkpoint.parent.mkdir(parents=True, exist_ok=True)
                 torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(),
                             "scheduler": sched.state_dict(), "step": step, "rng": rng.getstate()}, checkpoint)
-            if step >= cfg.steps:
+            if last:
                 break
     log({"component": "reader", "event": "alignment", "spans": stats.spans, "unaligned_spans": stats.unaligned_spans,
          "triplets": stats.triplets, "unaligned_triplets": stats.unaligned_triplets})
