@@ -3,6 +3,8 @@ import { readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { Relik } from '../relik.js';
+import { annotateCorpus, batchAnnotator, formatSummary } from '../server/corpus.js';
+import { ProgressBar } from '../server/progress.js';
 import type { AnnotateInput, AnnotateOptions, RelikResult } from '../types.js';
 import { bundleFrom } from './bundle-path.js';
 import { formatResult } from './format.js';
@@ -19,6 +21,8 @@ Options:
   --bundle DIR            model bundle (default: $RELIK_BUNDLE or the bundled models/default)
   --file PATH             annotate the whole file as one document
   --input PATH            JSONL documents (default: stdin when it is not a terminal)
+  --output PATH           with --input: write JSONL results there, with a progress bar and throughput
+  --resume                continue an interrupted --output run where it stopped
   --format text|json|jsonl
   --batch-size N          documents per batch in JSONL mode (default 8)
   --top-k N               entity candidates per window
@@ -92,6 +96,7 @@ export async function runAnnotate(argv: string[], io: CliIO): Promise<number> {
       bundle: { type: 'string' }, file: { type: 'string' }, input: { type: 'string' }, format: { type: 'string' },
       'batch-size': { type: 'string' }, 'top-k': { type: 'string' }, 'relation-top-k': { type: 'string' },
       'window-size': { type: 'string' }, 'window-stride': { type: 'string' }, threshold: { type: 'string' }, task: { type: 'string' },
+      output: { type: 'string' }, resume: { type: 'boolean' },
       candidates: { type: 'boolean' }, 'keep-nme': { type: 'boolean' }, 'doc-topic': { type: 'boolean' }, threads: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -111,8 +116,29 @@ export async function runAnnotate(argv: string[], io: CliIO): Promise<number> {
   else if (values.file !== undefined) direct = [await readFile(values.file, 'utf8')];
   else if (values.input === undefined && io.stdin.isTTY) throw new UsageError('give a TEXT, --file, --input, or JSONL on stdin');
 
+  if (values.resume === true && values.output === undefined) throw new UsageError('--resume needs --output');
+  if (values.output !== undefined && values.input === undefined) throw new UsageError('--output needs --input (a JSONL file)');
+
   const relik = await Relik.load(bundleFrom(values.bundle), threads === undefined ? {} : { threads });
   try {
+    if (values.output !== undefined && values.input !== undefined) {
+      // Corpus mode: a progress bar, throughput, and --resume after a crash (no document lost or repeated).
+      const bar = new ProgressBar(io.stderr);
+      const batch = batchAnnotator((inputs, o) => relik.annotate(inputs, o), options, parseDocumentLine);
+      const summary = await annotateCorpus({
+        input: values.input,
+        output: values.output,
+        resume: values.resume === true,
+        batchSize,
+        annotate: batch.annotate,
+        idOf: (d) => parseDocumentLine(d.line, d.lineNumber).id,
+        onProgress: (p) => bar.update(p),
+      });
+      bar.finish();
+      await write(io.stderr, `relik annotate: ${formatSummary(summary)}\n`);
+      if (batch.failures > 0) await write(io.stderr, `relik annotate: ${batch.failures} document(s) failed; see the "error" records\n`);
+      return batch.failures > 0 ? 1 : 0;
+    }
     const emit = async (id: string, result: RelikResult): Promise<void> => {
       if (format === 'text') await write(io.stdout, `${formatResult(result, direct === undefined ? id : undefined)}\n`);
       else await write(io.stdout, `${JSON.stringify({ id, ...result }, null, format === 'json' ? 2 : undefined)}\n`);

@@ -10,6 +10,7 @@ Commands:
   relik annotate [TEXT...]     annotate texts, a file, or JSONL on stdin
   relik index build KB.jsonl   embed your own knowledge base into a new bundle
   relik eval BUNDLE DATASET    score a bundle on a benchmark (conll04:test, aida:testb, ...)
+  relik serve                  HTTP API (POST /annotate) and web page, micro-batched (docs/SERVER.md)
 
 Run "relik COMMAND --help" for the options of a command.`;
 
@@ -19,6 +20,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   annotate: async () => runAnnotate,
   index: async () => runIndex,
   eval: async () => (await import('./eval.js')).runEval,
+  serve: async () => (await import('./serve.js')).runServe,
 };
 
 /** Runs the CLI and returns the exit code; errors become one clear line on stderr. */

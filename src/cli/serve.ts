@@ -6,6 +6,7 @@ import type { ServerConfig } from '../server/config.js';
 import { bundleFrom } from './bundle-path.js';
 import { UsageError, parseIntegerFlag, write, type CliIO } from './io.js';
 
+/** `relik serve --help`. */
 export const SERVE_HELP = `Usage: relik serve [options]
 
 Serves the model over HTTP: POST /annotate, GET /health, GET /ready, GET /openapi.json, and a web page at /.
@@ -19,7 +20,7 @@ Options:
   --workers N               model workers (default: number of cores)
   --threads N               ONNX threads per worker (default 1)
   --max-batch N             most texts in one shared forward batch (default 16)
-  --batch-wait-ms N         how long a request waits for others to batch with (default 3)
+  --batch-wait-ms N         how long a request waits for others to batch with (default 1)
   --max-queue N             most waiting requests; more get 503 Overloaded (default 256)
   --body-limit BYTES        largest request body (default 1048576)
   --body-timeout-ms N       longest time to receive a body; slower clients get 408 (default 10000)
@@ -35,6 +36,7 @@ const FLAGS: readonly [string, keyof ServerConfig, number][] = [
   ['max-text-length', 'maxTextLength', 1], ['max-texts', 'maxTexts', 1], ['request-timeout-ms', 'requestTimeoutMs', 1], ['shutdown-timeout-ms', 'shutdownTimeoutMs', 0],
 ];
 
+/** How a caller other than a signal can stop the server. */
 export interface ServeControl {
   /** Stops the server when aborted (tests); by default SIGTERM and SIGINT do. */
   readonly signal?: AbortSignal;
@@ -64,11 +66,18 @@ export async function runServe(argv: string[], io: CliIO, control: ServeControl 
     if (value !== undefined) settings[field] = value;
   }
   const server = await startServer(settings as Partial<ServerConfig> & { bundle: string }, { log: (line) => io.stderr.write(`${line}\n`) });
-  await write(io.stdout, `relik serve: listening on ${server.url} (${server.config.workers} workers loading ${server.config.bundle})\n`);
+  await write(io.stdout, `relik serve: listening on ${server.url} (${server.config.workers} worker${server.config.workers === 1 ? '' : 's'} loading ${server.config.bundle})\n`);
 
   let stop: (reason: string) => void = () => undefined;
   const stopped = new Promise<string>((resolve) => (stop = resolve));
-  const onSignal = (signal: NodeJS.Signals): void => stop(signal);
+  const onSignal = (signal: NodeJS.Signals): void => {
+    stop(signal);
+    // A second signal means "now": skip the graceful part.
+    process.once(signal, () => {
+      process.stderr.write(`relik serve: second ${signal}, exiting without waiting\n`);
+      process.exit(130);
+    });
+  };
   process.once('SIGTERM', onSignal);
   process.once('SIGINT', onSignal);
   control.signal?.addEventListener('abort', () => stop('abort'), { once: true });

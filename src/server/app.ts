@@ -18,7 +18,7 @@ import { openApiDocument } from './openapi.js';
 import { WorkerPool } from './pool.js';
 import type { BundleInfo } from './protocol.js';
 import { parseAnnotateRequest } from './request.js';
-import { loadAssets, packageRoot, type StaticAsset } from './static.js';
+import { loadAssets, packageRoot, webDir, type StaticAsset } from './static.js';
 
 /** A running server. */
 export interface RelikServer {
@@ -37,6 +37,7 @@ export interface RelikServer {
   close(): Promise<void>;
 }
 
+/** Hooks for embedding and tests. */
 export interface StartOptions {
   /** Worker entry override (tests). */
   readonly workerUrl?: URL;
@@ -99,6 +100,7 @@ export async function startServer(settings: Partial<ServerConfig> & { readonly b
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const manifest = readManifest(config.bundle);
   const assets: Map<string, StaticAsset> = loadAssets();
+  if (!assets.has('/')) log(`relik serve: no web page found in ${webDir()}; serving the API only`);
   const openapi = JSON.stringify(openApiDocument(config, packageVersion()));
   const limits = { maxTextLength: config.maxTextLength, maxTexts: config.maxTexts };
 
@@ -121,6 +123,12 @@ export async function startServer(settings: Partial<ServerConfig> & { readonly b
   app.addContentTypeParser('application/json', async (_request: FastifyRequest, payload: IncomingMessage): Promise<unknown> =>
     readJsonBody(payload, { maxBytes: config.bodyLimit, timeoutMs: config.bodyTimeoutMs }),
   );
+
+  // While shutting down, every answer closes its connection, so keep-alive clients do not hold the shutdown.
+  app.addHook('onSend', async (_request, reply, payload) => {
+    if (closing) reply.header('connection', 'close');
+    return payload;
+  });
 
   app.setErrorHandler((error, request, reply) => {
     const http = toHttpError(error);

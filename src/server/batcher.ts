@@ -6,6 +6,7 @@
 import type { AnnotateInput, AnnotateOptions, GivenMention, RelikResult } from '../types.js';
 import type { BatchExecutor } from './pool.js';
 
+/** When to send a batch and how many requests may wait. */
 export interface BatcherLimits {
   /** Most texts in one merged batch (a single request with more texts still runs, alone). */
   readonly maxBatchTexts: number;

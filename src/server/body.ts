@@ -5,6 +5,7 @@
 import type { IncomingMessage } from 'node:http';
 import { HttpError } from './errors.js';
 
+/** Limits on one request body. */
 export interface BodyLimits {
   /** Largest body in bytes. */
   readonly maxBytes: number;

@@ -1,6 +1,7 @@
 /** Settings of `relik serve`, their defaults and their checks. */
 import { availableParallelism } from 'node:os';
 
+/** Every setting of the server (CLI flags map 1:1, see `relik serve --help`). */
 export interface ServerConfig {
   /** Bundle folder. */
   readonly bundle: string;
@@ -41,7 +42,7 @@ export function defaultConfig(bundle: string): ServerConfig {
     workers: Math.max(1, availableParallelism()),
     threads: 1,
     maxBatchTexts: 16,
-    batchWaitMs: 3,
+    batchWaitMs: 1,
     maxQueue: 256,
     bodyLimit: 1024 * 1024,
     bodyTimeoutMs: 10_000,

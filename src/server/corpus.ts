@@ -7,6 +7,7 @@
 import { createReadStream } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
+import type { AnnotateInput, AnnotateOptions, RelikResult } from '../types.js';
 import type { Progress } from './progress.js';
 
 /** The output cannot continue the input (wrong file, or output exists without resume). */
@@ -20,6 +21,7 @@ export interface CorpusDocument {
   readonly lineNumber: number;
 }
 
+/** What `annotateCorpus` reads, writes and calls. */
 export interface CorpusOptions {
   /** Input JSONL path. */
   readonly input: string;
@@ -218,4 +220,68 @@ export function formatSummary(summary: CorpusSummary): string {
   const resumed = summary.skipped > 0 ? `, ${summary.skipped} already done` : '';
   const cut = summary.truncatedBytes > 0 ? `, cut a partial last line of ${summary.truncatedBytes} bytes` : '';
   return `annotated ${summary.annotated} of ${summary.total} documents in ${summary.seconds.toFixed(1)}s (${summary.docsPerSecond.toFixed(1)} docs/s, ${Math.round(summary.charsPerSecond)} chars/s${resumed}${cut})`;
+}
+
+/** A parsed JSONL line: a document to annotate, or the reason it cannot be (reported, never fatal). */
+export interface ParsedLine {
+  readonly id: string;
+  readonly input?: AnnotateInput;
+  readonly error?: string;
+}
+
+/** The per-batch function for `annotateCorpus`, and how many error records it has written. */
+export interface BatchAnnotator {
+  readonly annotate: (documents: readonly CorpusDocument[]) => Promise<string[]>;
+  /** Error records written so far (bad lines and failed documents). */
+  readonly failures: number;
+}
+
+/**
+ * Builds the `annotate` function of `annotateCorpus` from a batch annotator (e.g. `relik.annotate`): each
+ * line becomes `{"id", ...result}`, or `{"id", "error": {"type", "message"}}` when the line cannot be parsed
+ * or its document fails (a failing batch is retried document by document, so one bad document costs only
+ * its own line).
+ */
+export function batchAnnotator(
+  annotate: (inputs: readonly AnnotateInput[], options: AnnotateOptions) => Promise<RelikResult[]>,
+  options: AnnotateOptions,
+  parse: (line: string, lineNumber: number) => ParsedLine,
+): BatchAnnotator {
+  let failures = 0;
+  const failure = (id: string, type: string, message: string): string => {
+    failures += 1;
+    return JSON.stringify({ id, error: { type, message } });
+  };
+  const run = async (documents: readonly CorpusDocument[]): Promise<string[]> => {
+    const parsed = documents.map((d) => parse(d.line, d.lineNumber));
+    const good = parsed.filter((p) => p.input !== undefined);
+    let results: RelikResult[] | undefined;
+    try {
+      results = await annotate(good.map((p) => p.input as AnnotateInput), options);
+    } catch {
+      results = undefined;
+    }
+    const lines: string[] = [];
+    let k = 0;
+    for (const p of parsed) {
+      if (p.input === undefined) {
+        lines.push(failure(p.id, 'SyntaxError', p.error ?? 'not a document'));
+        continue;
+      }
+      try {
+        const result = results !== undefined ? (results[k++] as RelikResult) : ((await annotate([p.input], options))[0] as RelikResult);
+        lines.push(JSON.stringify({ id: p.id, ...result }));
+      } catch (error) {
+        const e = error instanceof Error ? error : new Error(String(error));
+        lines.push(failure(p.id, e.name, e.message));
+      }
+    }
+    return lines;
+  };
+  return {
+    annotate: run,
+    get failures() {
+      return failures;
+    },
+  };
 }

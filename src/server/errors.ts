@@ -24,6 +24,7 @@ export const ERROR_STATUS = {
   ShuttingDown: 503,
 } as const;
 
+/** The `error.type` values of error responses. */
 export type ErrorType = keyof typeof ERROR_STATUS;
 
 /** The JSON body of an error response. */

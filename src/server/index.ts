@@ -7,3 +7,5 @@ export { HttpError, ERROR_STATUS, toHttpError, type ErrorBody, type ErrorType } 
 export { parseAnnotateRequest, type AnnotateRequest, type RequestLimits } from './request.js';
 export { readJsonBody, parseJsonBytes, type BodyLimits } from './body.js';
 export { openApiDocument } from './openapi.js';
+export { annotateCorpus, batchAnnotator, inspectOutput, readDocuments, countDocuments, formatSummary, CorpusError, type CorpusOptions, type CorpusDocument, type CorpusSummary, type OutputState, type ParsedLine, type BatchAnnotator } from './corpus.js';
+export { ProgressBar, formatProgress, rate, type Progress } from './progress.js';

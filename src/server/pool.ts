@@ -29,6 +29,7 @@ export interface BatchExecutor {
   onIdle: (() => void) | undefined;
 }
 
+/** How to start the pool. */
 export interface PoolOptions {
   readonly bundle: string;
   /** Number of workers (each loads the bundle once). */

@@ -7,6 +7,7 @@ import { prepareDocument, resolveOptions } from '../options.js';
 import type { AnnotateInput, AnnotateOptions, GivenMention } from '../types.js';
 import { HttpError } from './errors.js';
 
+/** Per-request limits on texts. */
 export interface RequestLimits {
   /** Longest text, in characters (UTF-16 code units). */
   readonly maxTextLength: number;

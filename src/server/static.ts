@@ -34,9 +34,18 @@ export function packageRoot(from: string = fileURLToPath(import.meta.url)): stri
   throw new Error(`cannot find the package root above ${from}`);
 }
 
-/** Reads the files of `dir` with a known type into a map from URL path ("/", "/app.js") to content. */
-export function loadAssets(dir: string = join(packageRoot(), 'web')): Map<string, StaticAsset> {
+/** The web page's folder: web/ at the package root. */
+export function webDir(): string {
+  return join(packageRoot(), 'web');
+}
+
+/**
+ * Reads the files of `dir` with a known type into a map from URL path ("/", "/app.js") to content.
+ * A missing folder gives an empty map (the API works without the page).
+ */
+export function loadAssets(dir: string = webDir()): Map<string, StaticAsset> {
   const assets = new Map<string, StaticAsset>();
+  if (!existsSync(dir)) return assets;
   for (const name of readdirSync(dir)) {
     const type = CONTENT_TYPES[extname(name)];
     const path = join(dir, name);
