@@ -23,6 +23,7 @@ from .errors import ConfigError
 from .examples import ReaderExample
 from .reader import LossWeights, ReaderModel, load_encoder
 from .reader_input import Candidate, ReaderInputBuilder
+from .quant_check import quantization_check
 from .retriever import (RetrieverExample, RetrieverModel, RetrieverTrainConfig, embed, top_k, train_retriever)
 from .tokenization import SpecialIds, add_markers, load_tokenizer, passage_ids, query_ids
 from .train_reader import ReaderTrainConfig, evaluate_reader, train_reader
@@ -108,9 +109,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--base-model", default=None, help="override the config's baseModel (a local HF model folder)")
     ap.add_argument("--data-root", default=None, help="override data.root (the folder holding the shared datasets)")
     ap.add_argument("--max-minutes", type=float, default=None, help="reader training wall-clock budget (minutes)")
+    ap.add_argument("--steps", type=int, default=None, help="override reader.steps (the LR schedule follows it)")
     args = ap.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     cfg = json.loads(Path(args.config).read_text(encoding="utf-8"))
+    if args.steps is not None:
+        cfg.setdefault("reader", {})["steps"] = args.steps
     if args.data_root:
         cfg.setdefault("data", {})["root"] = args.data_root
         if "kb" in cfg:
@@ -195,6 +199,24 @@ def main(argv: Sequence[str] | None = None) -> None:
     rep = write_bundle(out, spec, model.cpu().float(), reader_tok, retriever.cpu().float() if retriever else None,
                        base_tok if retriever else None, kb_rows, relations, [ex.words for ex in dev[:4] or train[:4]])
     log({"event": "exported", "out": str(out), "export": rep})
+    if spec.quantize and task != "cie":
+        # int8 vs fp32 on the same windows (dev, and the test split when the config names one).
+        test_f = get(cfg, "data.test", None)
+        test = []
+        if test_f and task == "re":
+            test = window_docs(read_re(Path(os.path.expandvars(get(cfg, "data.root"))) / test_f), size, stride, None,
+                               AlignReport())
+            for ex in test:
+                ex.triplets = [(a, rid[r], b) for a, r, b in ex.triplets if r in rid]
+                ex.relation_candidates = [Candidate(r["id"], r["title"]) for r in relations or []]
+        check = quantization_check(model.to(device), out / "reader" / "model.onnx", builder, {"dev": dev, "test": test},
+                                   device, tcfg.threshold_sweep, spec.ends_per_start, threshold)
+        manifest_path = out / "relik.json"
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        manifest.setdefault("training", {})["quantizationCheck"] = {
+            k: {m: v[m] for m in ("fp32", "int8", "delta")} for k, v in check.items()}
+        manifest_path.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+        log({"event": "quantization check", **check})
 
 
 def build_retriever(cfg: dict, model_dir: Path, tok, kb: list[dict], train: list[ReaderExample],
