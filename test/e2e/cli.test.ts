@@ -130,3 +130,14 @@ describe('relik index build (CLI)', () => {
     expect(built.stderr).toMatch(/IndexError: duplicate id "x" \(first on line 1\) \(.*dup\.jsonl:2\)/);
   });
 });
+
+describe('the default bundle (models/default), as in the README', () => {
+  it('loads and extracts the README example triplet', async () => {
+    const text = 'John Wilkes Booth, who assassinated President Lincoln, was an actor.';
+    const out = await relik(['annotate', '--format', 'json', text]);
+    expect(out.code, out.stderr).toBe(0);
+    const result = JSON.parse(out.stdout) as { spans: { text: string }[]; triplets: { subject: number; relation: string; object: number }[] };
+    const triplets = result.triplets.map((t) => [result.spans[t.subject]?.text, t.relation, result.spans[t.object]?.text]);
+    expect(triplets).toContainEqual(['John Wilkes Booth', 'Kill', 'President Lincoln']);
+  });
+});
