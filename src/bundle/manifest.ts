@@ -1,5 +1,6 @@
 import { BundleError } from '../errors.js';
 import type { Task } from '../types.js';
+import { parseJsonObject } from '../util/json.js';
 
 /** Bundle format versions this runtime reads. */
 export const SUPPORTED_FORMAT_VERSIONS: readonly number[] = [1];
@@ -100,14 +101,7 @@ class Fields {
 
 /** Parses and checks a `relik.json` text; `path` is only used in error messages. */
 export function parseManifest(text: string, path: string): BundleManifest {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (error) {
-    throw new BundleError(`relik.json is not valid JSON: ${(error as Error).message}`, path);
-  }
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new BundleError('relik.json must hold a JSON object', path);
-  const json = raw as Json;
+  const json = parseJsonObject(text, 'relik.json', (message) => new BundleError(message, path));
   if (json.format !== 'relik-bundle') throw new BundleError(`relik.json: format must be "relik-bundle", got ${JSON.stringify(json.format)}`, path);
   const root = new Fields(json, '', path);
   const formatVersion = root.integer('formatVersion', 1);

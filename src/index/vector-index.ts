@@ -1,6 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { IndexError } from '../errors.js';
+import { parseJsonObject } from '../util/json.js';
 import { HnswSearch } from './ann.js';
 import { float16ToFloat32 } from './float16.js';
 import { readPassages, type Passage } from './passages.js';
@@ -164,14 +165,7 @@ async function readText(path: string): Promise<string> {
 }
 
 export function parseIndexManifest(text: string, path: string): IndexManifest {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (error) {
-    throw new IndexError(`index.json is not valid JSON: ${(error as Error).message}`, path);
-  }
-  if (typeof raw !== 'object' || raw === null) throw new IndexError('index.json must hold an object', path);
-  const m = raw as Record<string, unknown>;
+  const m = parseJsonObject(text, 'index.json', (message) => new IndexError(message, path));
   const positive = (field: string, allowZero: boolean): number => {
     const v = m[field];
     if (typeof v !== 'number' || !Number.isInteger(v) || v < (allowZero ? 0 : 1)) throw new IndexError(`index.json: ${field} must be an integer >= ${allowZero ? 0 : 1}`, path);

@@ -9,6 +9,30 @@ import { mergeWindowPredictions, type WindowSpan, type WindowTriplet } from './m
 import type { RetrievalQuery } from './retriever.js';
 import { makeWindows, type WordWindow } from './windows.js';
 
+/** Pipeline stages timed by {@link StageTimings} (`retrieval` covers query encoding and index search). */
+export type PipelineStage = 'windows' | 'retrieval' | 'readerInput' | 'encoder' | 'heads' | 'merge';
+
+/** Work counters reported to {@link StageTimings}. */
+export type PipelineCounter = 'windows' | 'passes' | 'readerTokens';
+
+/**
+ * Optional per-stage timing collector for {@link annotateDocuments} (used by `relik bench`). When it is not given,
+ * the pipeline reads no clock and counts nothing.
+ */
+export interface StageTimings {
+  /** Adds `ms` milliseconds of wall time to `stage`. */
+  add(stage: PipelineStage, ms: number): void;
+  /** Adds `n` to a work counter. */
+  count(counter: PipelineCounter, n: number): void;
+}
+
+/** Adds the time since `since` to `stage` and returns the current time. */
+function lap(timings: StageTimings, stage: PipelineStage, since: number): number {
+  const now = performance.now();
+  timings.add(stage, now - since);
+  return now;
+}
+
 export interface PipelineParts {
   readonly manifest: BundleManifest;
   readonly reader: Reader;
@@ -74,9 +98,18 @@ function findLastIndex<T>(items: readonly T[], predicate: (item: T) => boolean):
   return -1;
 }
 
-/** Runs retrieval, reading, decoding and merging for a batch of prepared documents. */
-export async function annotateDocuments(parts: PipelineParts, documents: readonly PreparedDocument[], options: ResolvedOptions): Promise<RelikResult[]> {
+/**
+ * Runs retrieval, reading, decoding and merging for a batch of prepared documents. `timings`, when given,
+ * receives the wall time of each stage and the window, pass and reader-token counts.
+ */
+export async function annotateDocuments(
+  parts: PipelineParts,
+  documents: readonly PreparedDocument[],
+  options: ResolvedOptions,
+  timings?: StageTimings,
+): Promise<RelikResult[]> {
   const { reader, manifest } = parts;
+  let clock = timings === undefined ? 0 : performance.now();
   const task = options.task;
   const usesEntities = task !== 're';
   const usesRelations = task !== 'el';
@@ -95,6 +128,7 @@ export async function annotateDocuments(parts: PipelineParts, documents: readonl
       ? options.relationTopK * (1 + manifest.reader.maxCandidateTokens)
       : fixedRelations.slice(0, manifest.reader.relationMarkers).reduce((sum, c) => sum + 1 + c.tokenIds.length, 0);
   const budget = windowTextBudget(parts, task, relationSection);
+  if (timings !== undefined) clock = lap(timings, 'retrieval', clock);
 
   // 1. Windows (split further when the text alone would not fit the reader).
   const windows: DocumentWindow[] = [];
@@ -119,6 +153,11 @@ export async function annotateDocuments(parts: PipelineParts, documents: readonl
     if (ranges !== undefined) counter.droppedMentions += ranges.length - covered.size;
   });
 
+  if (timings !== undefined) {
+    timings.count('windows', windows.length);
+    clock = lap(timings, 'windows', clock);
+  }
+
   // 2. Candidates.
   const queries: RetrievalQuery[] = windows.map((w) => {
     const doc = documents[w.document] as PreparedDocument;
@@ -134,6 +173,8 @@ export async function annotateDocuments(parts: PipelineParts, documents: readonl
   const relationCandidates: ReaderCandidate[][] = fixedRelations !== null
     ? windows.map(() => fixedRelations)
     : await (parts.relations as CandidateSource).candidatesFor(queries, options.relationTopK);
+
+  if (timings !== undefined) clock = lap(timings, 'retrieval', clock);
 
   // 3. Reader passes.
   const passes: { window: number; pass: ReaderPass }[] = [];
@@ -154,8 +195,15 @@ export async function annotateDocuments(parts: PipelineParts, documents: readonl
     passCount[w] = built.passes.length;
   });
 
+  if (timings !== undefined) {
+    timings.count('passes', passes.length);
+    timings.count('readerTokens', passes.reduce((sum, p) => sum + p.pass.inputIds.length, 0));
+    clock = lap(timings, 'readerInput', clock);
+  }
+
   // 4. Read and decode.
   const outputs = await reader.run(passes.map((p) => p.pass));
+  if (timings !== undefined) clock = lap(timings, 'encoder', clock);
   const windowSpans: (Map<string, WindowSpan> | undefined)[] = new Array(windows.length);
   const triplets: WindowTriplet[][] = documents.map(() => []);
   passes.forEach(({ window: w, pass }, p) => {
@@ -189,12 +237,14 @@ export async function annotateDocuments(parts: PipelineParts, documents: readonl
     }
   });
 
+  if (timings !== undefined) clock = lap(timings, 'heads', clock);
+
   // 5. Merge per document: windows overlap, so the same span can come from several of them.
   const spans: WindowSpan[][] = documents.map(() => []);
   windowSpans.forEach((found, w) => {
     if (found !== undefined) (spans[(windows[w] as DocumentWindow).document] as WindowSpan[]).push(...found.values());
   });
-  return documents.map((doc, d) => {
+  const results = documents.map((doc, d): RelikResult => {
     const merged = mergeWindowPredictions(doc.text, doc.words, spans[d] as WindowSpan[], triplets[d] as WindowTriplet[], options.keepNme);
     const { patchedWindows, droppedCandidates, truncatedCandidateTitles, splitWindows, droppedMentions } = counters[d] as DocumentCounters;
     const result: RelikResult = {
@@ -221,6 +271,8 @@ export async function annotateDocuments(parts: PipelineParts, documents: readonl
     });
     return { ...result, windows: infos };
   });
+  if (timings !== undefined) lap(timings, 'merge', clock);
+  return results;
 }
 
 function toCandidate(c: ReaderCandidate): Candidate {

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BundleError } from '../errors.js';
+import { parseJsonObject } from '../util/json.js';
 import type { ReaderSettings } from '../bundle/manifest.js';
 import { ModelSession, type SessionOptions } from '../runtime/onnx.js';
 import { SubwordTokenizer } from '../text/tokenizer.js';
@@ -16,14 +17,7 @@ const REQUIRED_BLOCKS: Readonly<Record<'base' | 'el' | 're', readonly string[]>>
 
 /** Reads and checks reader/heads.json. */
 export function parseHeads(text: string, path: string, needs: { el: boolean; re: boolean }): HeadParameters {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (error) {
-    throw new BundleError(`heads.json is not valid JSON: ${(error as Error).message}`, path);
-  }
-  if (typeof raw !== 'object' || raw === null) throw new BundleError('heads.json must hold an object', path);
-  const json = raw as { features?: unknown };
+  const json = parseJsonObject(text, 'heads.json', (message) => new BundleError(message, path));
   if (typeof json.features !== 'object' || json.features === null) throw new BundleError('heads.json: "features" must map block names to [offset, size]', path);
   const blocks = new Map<string, readonly [number, number]>();
   let featureSize = 0;
@@ -38,14 +32,14 @@ export function parseHeads(text: string, path: string, needs: { el: boolean; re:
   const wanted = [...REQUIRED_BLOCKS.base, ...(needs.el ? REQUIRED_BLOCKS.el : []), ...(needs.re ? REQUIRED_BLOCKS.re : [])];
   for (const name of wanted) if (!blocks.has(name)) throw new BundleError(`heads.json: features has no block "${name}" needed by this task`, path);
   const vector = (field: string, block: string): Float32Array => {
-    const value = (json as Record<string, unknown>)[field];
+    const value = json[field];
     if (!Array.isArray(value) || !value.every((v) => typeof v === 'number')) throw new BundleError(`heads.json: ${field} must be an array of numbers`, path);
     const size = (blocks.get(block) as readonly [number, number])[1];
     if (value.length !== size) throw new BundleError(`heads.json: ${field} has ${value.length} values, the ${block} block has ${size}`, path);
     return Float32Array.from(value as number[]);
   };
   const scalar = (field: string): number => {
-    const value = (json as Record<string, unknown>)[field];
+    const value = json[field];
     if (typeof value !== 'number') throw new BundleError(`heads.json: ${field} must be a number`, path);
     return value;
   };
