@@ -14,3 +14,10 @@ npm test
 
 echo "== Python: training and export tests"
 (cd training && .venv/bin/python -m pytest -q)
+
+echo "== Round trip: train tiny models, export, and check the TypeScript runtime against PyTorch"
+roundtrip=$(mktemp -d)
+trap 'rm -rf "$roundtrip"' EXIT
+(cd training && HF_HUB_OFFLINE=1 .venv/bin/python -m relik_train.fixtures --root "$roundtrip" --steps 200)
+RELIK_PARITY_BUNDLES="$roundtrip/fixtures/bundles" RELIK_PARITY_GOLDEN="$roundtrip/fixtures/golden" \
+  npx vitest run test/integration/parity.test.ts
