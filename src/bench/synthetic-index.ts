@@ -87,6 +87,12 @@ export function clusteredVectors(count: number, dim: number, seed: number, clust
   return out;
 }
 
+/** Index rows and queries drawn from the same clusters (queries are not rows themselves). */
+function rowsAndQueries(count: number, queries: number, dim: number, seed: number): { rows: Float32Array; queries: Float32Array } {
+  const all = clusteredVectors(count + queries, dim, seed);
+  return { rows: all.subarray(0, count * dim), queries: all.slice(count * dim) };
+}
+
 /** Mean fraction of the exact top-k rows that `found` returns, over queries. */
 export function recallAtK(exact: readonly (readonly SearchHit[])[], found: readonly (readonly SearchHit[])[]): number {
   if (exact.length !== found.length) throw new RangeError(`recall: ${exact.length} exact result lists but ${found.length} found`);
@@ -161,8 +167,9 @@ export async function benchSyntheticIndex(settings: SyntheticIndexSettings, log:
   try {
     log(`generating ${count} x ${dim} vectors`);
     let t = performance.now();
-    let vectors: Float32Array | null = clusteredVectors(count, dim, settings.seed);
-    const queries = clusteredVectors(settings.queries, dim, settings.seed + 1);
+    let vectors: Float32Array | null;
+    let queries: Float32Array;
+    ({ rows: vectors, queries } = rowsAndQueries(count, settings.queries, dim, settings.seed));
     const generateMs = round(performance.now() - t);
 
     log(`writing flat float16 index to ${dir}`);

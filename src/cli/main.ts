@@ -11,6 +11,7 @@ Commands:
   relik index build KB.jsonl   embed your own knowledge base into a new bundle
   relik eval BUNDLE DATASET    score a bundle on a benchmark (conll04:test, aida:testb, ...)
   relik serve                  HTTP API (POST /annotate) and web page, micro-batched (docs/SERVER.md)
+  relik bench BUNDLE DATASET   throughput, stage times, latency, memory (docs/BENCHMARKS.md)
 
 Run "relik COMMAND --help" for the options of a command.`;
 
@@ -21,6 +22,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   index: async () => runIndex,
   eval: async () => (await import('./eval.js')).runEval,
   serve: async () => (await import('./serve.js')).runServe,
+  bench: async () => (await import('../bench/main.js')).runBench,
 };
 
 /** Runs the CLI and returns the exit code; errors become one clear line on stderr. */
