@@ -2,6 +2,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { IndexError } from '../errors.js';
 import { parseJsonObject } from '../util/json.js';
+import { exactSearch, MetricKind } from 'usearch';
 import { HnswSearch } from './ann.js';
 import { float16ToFloat32 } from './float16.js';
 import { readPassages, type Passage } from './passages.js';
@@ -34,7 +35,16 @@ export interface VectorSearch {
   search(queries: Float32Array, k: number): SearchHit[][];
 }
 
-/** Exact search: a flat scan with a bounded min-heap per query. */
+/** Rows the native scan returns beyond k, re-scored exactly so near-ties at the cut do not depend on SIMD rounding. */
+const RESCORE_MARGIN = 16;
+/** Below this many rows the plain scan is as fast as the native call. */
+const NATIVE_MIN_ROWS = 2048;
+
+/**
+ * Exact search: every row is scored. Large indexes use usearch's SIMD brute force (several times faster than a
+ * JavaScript loop) for a shortlist of k + 16 rows per query, then every score is recomputed here, so results and
+ * their order are those of the plain scan.
+ */
 export class FlatSearch implements VectorSearch {
   constructor(
     private readonly vectors: Float32Array,
@@ -44,22 +54,44 @@ export class FlatSearch implements VectorSearch {
     if (vectors.length !== count * dim) throw new RangeError(`vectors has ${vectors.length} values, expected count*dim = ${count * dim}`);
   }
 
+  private score(query: Float32Array, row: number): number {
+    const base = row * this.dim;
+    let score = 0;
+    for (let e = 0; e < this.dim; e++) score += (query[e] as number) * (this.vectors[base + e] as number);
+    return score;
+  }
+
   search(queries: Float32Array, k: number): SearchHit[][] {
     if (queries.length % this.dim !== 0) throw new RangeError(`queries length ${queries.length} is not a multiple of dim ${this.dim}`);
-    const results: SearchHit[][] = [];
+    const count = queries.length / this.dim;
     const limit = Math.min(k, this.count);
-    for (let q = 0; q < queries.length / this.dim; q++) {
+    const shortlist = this.count >= NATIVE_MIN_ROWS && limit > 0 ? nativeShortlist(this.vectors, queries, this.dim, Math.min(this.count, limit + RESCORE_MARGIN)) : null;
+    const results: SearchHit[][] = [];
+    for (let q = 0; q < count; q++) {
       const query = queries.subarray(q * this.dim, (q + 1) * this.dim);
       const heap = new TopK(limit);
-      for (let row = 0; row < this.count; row++) {
-        const base = row * this.dim;
-        let score = 0;
-        for (let e = 0; e < this.dim; e++) score += (query[e] as number) * (this.vectors[base + e] as number);
-        heap.offer(row, score);
-      }
+      const rows = shortlist?.[q];
+      if (rows !== undefined) for (const row of rows) heap.offer(row, this.score(query, row));
+      else for (let row = 0; row < this.count; row++) heap.offer(row, this.score(query, row));
       results.push(heap.sorted());
     }
     return results;
+  }
+}
+
+/** Candidate rows per query from usearch's exact SIMD scan, or null when the native module is unusable. */
+function nativeShortlist(vectors: Float32Array, queries: Float32Array, dim: number, k: number): number[][] | null {
+  try {
+    // usearch reads whole ArrayBuffers, so both sides must be arrays that own their buffer from offset 0.
+    const dataset = vectors.byteOffset === 0 && vectors.buffer.byteLength === vectors.byteLength ? vectors : vectors.slice();
+    const matches = exactSearch(dataset, queries.slice(), dim, k, MetricKind.IP, 0);
+    const keys = matches.keys;
+    const perQuery = keys.length / (queries.length / dim);
+    const out: number[][] = [];
+    for (let q = 0; q < queries.length / dim; q++) out.push(Array.from(keys.subarray(q * perQuery, (q + 1) * perQuery), Number));
+    return out;
+  } catch {
+    return null;
   }
 }
 

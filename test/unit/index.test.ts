@@ -64,6 +64,19 @@ describe('search', () => {
     expect(new FlatSearch(vectors.slice(0, 3 * dim), 3, dim).search(queries.subarray(0, dim), 100)[0]).toHaveLength(3);
   });
 
+  it('flat search on a large index (native shortlist + exact re-scoring) equals brute force', () => {
+    const big = randomVectors(6000, dim, 11);
+    const flat = new FlatSearch(big, 6000, dim);
+    const hits = flat.search(queries, 20);
+    hits.forEach((h, q) => {
+      const query = queries.subarray(q * dim, (q + 1) * dim);
+      expect(h.map((x) => x.row)).toEqual(bruteForce(big, dim, query, 20));
+      let exact = 0;
+      for (let e = 0; e < dim; e++) exact += big[h[0]!.row * dim + e]! * query[e]!;
+      expect(h[0]!.score).toBe(exact);
+    });
+  });
+
   it('HNSW (usearch) finds nearly all exact neighbours and survives a save/load', async () => {
     const hnsw = HnswSearch.build(vectors, 2000, dim);
     let found = 0;
