@@ -26,6 +26,7 @@ pipeline options:
   --warmup N              documents annotated before timing (default 8)
   --latency N             single-text calls timed for p50/p95 latency (default 50, 0 = skip)
   --threads N             ONNX intra-op threads (default: all cores)
+  --workers N             also time the run on N worker threads, 1 ONNX thread each (default 0 = skip)
   --dataset-words         give the model the dataset's words (as the Python eager benchmark does)
                           instead of splitting the text with the rule tokenizer
   --data-root DIR         dataset folder (default $RELIK_DATA, else ../shared/data)
@@ -69,6 +70,7 @@ export async function runBench(argv: string[], io: Pick<CliIO, 'stdout' | 'stder
         warmup: { type: 'string' },
         latency: { type: 'string' },
         threads: { type: 'string' },
+        workers: { type: 'string' },
         'dataset-words': { type: 'boolean', default: false },
         'data-root': { type: 'string' },
         'index-synthetic': { type: 'string' },
@@ -122,6 +124,7 @@ export async function runBench(argv: string[], io: Pick<CliIO, 'stdout' | 'stder
         batchSize: int('batch-size', values['batch-size'], 8, 1),
         warmup: int('warmup', values.warmup, 8, 0),
         latencySamples: int('latency', values.latency, 50, 0),
+        workers: int('workers', values.workers, 0, 0),
         ...(values.threads === undefined ? {} : { threads: int('threads', values.threads, 0, 1) }),
       };
       log(`reading ${dataset}${limit === undefined ? '' : ` (first ${limit})`}`);

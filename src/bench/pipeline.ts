@@ -7,6 +7,7 @@ import { join, resolve } from 'node:path';
 import type { EvalDocument } from '../data/schema.js';
 import { resolveOptions, prepareDocument, type PreparedDocument } from '../options.js';
 import { annotateDocuments, type PipelineParts } from '../pipeline/annotate.js';
+import { WorkerPool } from '../server/pool.js';
 import { Relik } from '../relik.js';
 import type { AnnotateInput } from '../types.js';
 import { StageAccumulator, stageBreakdown, type StageBreakdown } from './stages.js';
@@ -25,6 +26,8 @@ export interface PipelineBenchSettings {
   readonly threads?: number;
   /** Give the model the dataset's own words instead of splitting the text (the input the Python side gets). */
   readonly datasetWords: boolean;
+  /** Also time the same batches on this many worker threads (one ONNX session with 1 thread each); 0 = skip. */
+  readonly workers?: number;
 }
 
 /** What the reader ONNX graph holds. */
@@ -65,6 +68,8 @@ export interface PipelineBenchResult {
   };
   readonly stages: StageBreakdown;
   readonly latency: LatencySummary | null;
+  /** The throughput run again on worker threads (`--workers`), or null. */
+  readonly parallel: { readonly workers: number; readonly wallMs: number; readonly documentsPerSecond: number } | null;
   readonly memory: {
     readonly rssAfterLoadBytes: number;
     /** Largest RSS sampled after each batch and latency call. */
@@ -191,8 +196,11 @@ export async function benchPipeline(settings: PipelineBenchSettings, docs: reado
       sampleRss();
     }
 
+    const parallel = settings.workers !== undefined && settings.workers > 0 ? await parallelThroughput(settings.bundle, settings.workers, batches, settings.warmup, log) : null;
+
     return {
       bundle,
+      parallel,
       documents: { count: inputs.length, words, characters: usable.reduce((s, d) => s + d.text.length, 0), skippedEmpty: docs.length - usable.length },
       coldStart: { loadMs: round(loadMs), sinceProcessStartMs: round(sinceProcessStartMs) },
       throughput: {
@@ -211,5 +219,35 @@ export async function benchPipeline(settings: PipelineBenchSettings, docs: reado
     };
   } finally {
     await relik.close();
+  }
+}
+
+/**
+ * Throughput on worker threads: each worker holds its own bundle with a 1-thread ONNX session, and batches go to
+ * whichever worker is free (what `relik serve` and corpus runs do). On 2 cores this beats one 2-thread session.
+ */
+async function parallelThroughput(bundle: string, workers: number, batches: readonly AnnotateInput[][], warmup: number, log: (line: string) => void): Promise<PipelineBenchResult['parallel']> {
+  log(`parallel: ${workers} worker threads x 1 ONNX thread`);
+  const pool = await WorkerPool.start({ bundle, workers, threads: 1 });
+  try {
+    const runAll = async (list: readonly AnnotateInput[][]): Promise<void> => {
+      let next = 0;
+      const lane = async (): Promise<void> => {
+        while (next < list.length) {
+          const batch = list[next++] as AnnotateInput[];
+          while (pool.idle === 0) await new Promise((r) => setTimeout(r, 1));
+          await pool.run(batch, {});
+        }
+      };
+      await Promise.all(Array.from({ length: workers }, lane));
+    };
+    if (warmup > 0) await runAll(batches.slice(0, Math.max(workers, Math.ceil(warmup / Math.max(1, batches[0]?.length ?? 1)))));
+    const start = performance.now();
+    await runAll(batches);
+    const wallMs = performance.now() - start;
+    const count = batches.reduce((n, b) => n + b.length, 0);
+    return { workers, wallMs: round(wallMs), documentsPerSecond: perSecond(count, wallMs) };
+  } finally {
+    await pool.close();
   }
 }

@@ -94,6 +94,7 @@ export function formatResult(doc: BenchResultDocument): string {
       `documents: ${r.documents.count} (${r.documents.words} words), batch ${doc.settings.batchSize}, ${r.throughput.windows} windows, ${r.throughput.passes} reader passes`,
       `cold start: Relik.load ${r.coldStart.loadMs.toFixed(0)} ms (${r.coldStart.sinceProcessStartMs.toFixed(0)} ms since process start)`,
       `throughput: ${r.throughput.documentsPerSecond} docs/s, ${r.throughput.wordsPerSecond} words/s, ${r.throughput.readerTokensPerSecond} reader tokens/s (${(r.throughput.wallMs / 1000).toFixed(2)} s)`,
+      ...(r.parallel === null ? [] : [`throughput on ${r.parallel.workers} worker threads: ${r.parallel.documentsPerSecond} docs/s (${(r.parallel.wallMs / 1000).toFixed(2)} s)`]),
       'stages:',
     );
     for (const stage of REPORTED_STAGES) {

@@ -45,6 +45,10 @@ export interface DecodeOptions {
 export function detectMentions(pass: ReaderPass, view: FeatureView, endsPerStart: 'one' | 'all'): PassMention[] {
   const mentions: PassMention[] = [];
   const count = pass.subwordWord.length;
+  // End-side features are read once per pass, not once per (start, end) pair.
+  const endParts = pass.isWordEnd.map((isEnd, t) => (isEnd ? view.block('end_t', t + 1) : null));
+  const weight = view.endWeight;
+  const bias = view.endBias;
   for (let s = 0; s < count; s++) {
     if (!pass.isWordStart[s]) continue;
     const startProbability = sigmoid(view.startLogit(s + 1));
@@ -52,10 +56,10 @@ export function detectMentions(pass: ReaderPass, view: FeatureView, endsPerStart
     const startPart = view.block('end_s', s + 1);
     let best: PassMention | undefined;
     for (let t = s; t < count; t++) {
-      if (!pass.isWordEnd[t]) continue;
-      const endPart = view.block('end_t', t + 1);
-      let logit = view.endBias;
-      for (let e = 0; e < startPart.length; e++) logit += (view.endWeight[e] as number) * gelu((startPart[e] as number) + (endPart[e] as number));
+      const endPart = endParts[t];
+      if (endPart === null || endPart === undefined) continue;
+      let logit = bias;
+      for (let e = 0; e < startPart.length; e++) logit += (weight[e] as number) * gelu((startPart[e] as number) + (endPart[e] as number));
       const endProbability = sigmoid(logit);
       if (!(endProbability > 0.5)) continue;
       const mention: PassMention = {

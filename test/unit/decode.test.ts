@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { decodePass, softmax } from '../../src/reader/decode.js';
-import { erf, gelu, type HeadParameters } from '../../src/reader/heads.js';
+import { erf, gelu, geluExact, type HeadParameters } from '../../src/reader/heads.js';
 import { buildReaderPasses, type ReaderVocabulary } from '../../src/reader/input.js';
 
 const vocabulary: ReaderVocabulary = { clsId: 1, sepId: 2, entityMarkerIds: [100, 101, 102], relationMarkerIds: [200, 201] };
@@ -32,6 +32,9 @@ describe('math helpers', () => {
     expect(gelu(1)).toBeCloseTo(0.8413447461, 6);
     expect(gelu(-2)).toBeCloseTo(-0.0455002639, 6);
     expect(softmax([1, 2, 3]).reduce((a, b) => a + b)).toBeCloseTo(1, 12);
+    let worst = 0;
+    for (let x = -12; x <= 12; x += 0.000731) worst = Math.max(worst, Math.abs(gelu(x) - geluExact(x)));
+    expect(worst).toBeLessThan(1e-7);
   });
 });
 
