@@ -64,7 +64,8 @@ describe('relik bench BUNDLE DATASET', () => {
     expect(doc.machine).toMatchObject({ cores: expect.any(Number), node: process.version, cpuModel: expect.any(String) });
     expect(doc.machine.onnxruntime).toMatch(/^\d+\.\d+/);
     expect(doc.dataset).toEqual({ name: dataset, input: 'text' });
-    expect(doc.settings).toEqual({ batchSize: 2, warmup: 1, latencySamples: 3 });
+    expect(doc.settings).toEqual({ batchSize: 2, warmup: 1, latencySamples: 3, workers: 0 });
+    expect(doc.result.parallel).toBeNull();
     const r = doc.result;
     expect(r.bundle.task).toBe(name.slice(5));
     expect(r.documents.count).toBe(3);
