@@ -5,7 +5,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { UsageError, type CliIO } from '../cli/io.js';
+import { UsageError, isMainModule, type CliIO } from '../cli/io.js';
 import { DatasetError, UnknownDatasetError } from '../data/errors.js';
 import { BundleError, IndexError } from '../errors.js';
 import { dataRoot, loadDataset } from '../data/registry.js';
@@ -163,8 +163,7 @@ export async function runBench(argv: string[], io: Pick<CliIO, 'stdout' | 'stder
   }
 }
 
-const isEntryPoint = process.argv[1] !== undefined && import.meta.url.endsWith('/bench/main.js') && process.argv[1].replace(/\\/g, '/').endsWith('/bench/main.js');
-if (isEntryPoint) {
+if (isMainModule(import.meta.url)) {
   runBench(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr }).then(
     (code) => {
       process.exitCode = code;

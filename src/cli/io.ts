@@ -1,3 +1,6 @@
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
 /** Streams a CLI command writes to; tests pass their own. */
 export interface CliIO {
   readonly stdout: NodeJS.WritableStream & { isTTY?: boolean };
@@ -33,4 +36,15 @@ export function write(stream: NodeJS.WritableStream, text: string): Promise<void
       stream.once('error', reject);
     }
   });
+}
+
+/** True when the module at `moduleUrl` is the program being run (also through a bin symlink), false when imported. */
+export function isMainModule(moduleUrl: string): boolean {
+  const script = process.argv[1];
+  if (script === undefined) return false;
+  try {
+    return realpathSync(script) === realpathSync(fileURLToPath(moduleUrl));
+  } catch {
+    return false;
+  }
 }

@@ -2,7 +2,7 @@
 import { BundleError, IndexError } from '../errors.js';
 import { runAnnotate } from './annotate.js';
 import { runIndex } from './index-build.js';
-import { UsageError, type CliIO } from './io.js';
+import { UsageError, isMainModule, type CliIO } from './io.js';
 
 const HELP = `relik — entity linking and relation extraction (ReLiK) on CPU
 
@@ -53,8 +53,7 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
   }
 }
 
-const isEntryPoint = process.argv[1] !== undefined && import.meta.url.endsWith(process.argv[1].replace(/\\/g, '/').split('/').pop() ?? '');
-if (isEntryPoint) {
+if (isMainModule(import.meta.url)) {
   main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin }).then(
     (code) => {
       process.exitCode = code;

@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import { startServer } from '../server/app.js';
 import type { ServerConfig } from '../server/config.js';
 import { bundleFrom } from './bundle-path.js';
-import { UsageError, parseIntegerFlag, write, type CliIO } from './io.js';
+import { UsageError, isMainModule, parseIntegerFlag, write, type CliIO } from './io.js';
 
 /** `relik serve --help`. */
 export const SERVE_HELP = `Usage: relik serve [options]
@@ -110,8 +110,7 @@ export async function runServe(argv: string[], io: CliIO, control: ServeControl 
 }
 
 // Runnable on its own (`node dist/src/cli/serve.js ...`) as well as through `relik serve`.
-const isEntryPoint = process.argv[1] !== undefined && import.meta.url.endsWith(`/${process.argv[1].replace(/\\/g, '/').split('/').pop() ?? ''}`);
-if (isEntryPoint) {
+if (isMainModule(import.meta.url)) {
   runServe(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin }).then(
     (code) => {
       process.exitCode = code;
