@@ -6,7 +6,7 @@ import { splitWords, validateWords } from './text/words.js';
 export const MAX_TEXT_LENGTH = 10_000_000;
 
 const KNOWN_OPTIONS = new Set([
-  'task', 'topK', 'relationTopK', 'windowSize', 'windowStride', 'relationThreshold', 'returnCandidates', 'returnWindows',
+  'task', 'topK', 'relationTopK', 'windowSize', 'windowStride', 'windowStrategy', 'relationThreshold', 'returnCandidates', 'returnWindows',
   'keepNme', 'mentions', 'entityCandidates', 'relationCandidates', 'useDocTopic',
 ]);
 
@@ -17,6 +17,7 @@ export interface ResolvedOptions {
   readonly relationTopK: number;
   readonly windowSize: number;
   readonly windowStride: number;
+  readonly windowStrategy: 'words' | 'sentences';
   readonly relationThreshold: number;
   readonly returnWindows: boolean;
   readonly returnCandidates: boolean;
@@ -82,12 +83,17 @@ export function resolveOptions(manifest: BundleManifest, options: AnnotateOption
     }
   }
   const task = resolveTask(manifest.task, o.task);
+  const windowStrategy = o.windowStrategy ?? manifest.windows.strategy;
+  if (windowStrategy !== 'words' && windowStrategy !== 'sentences') {
+    throw new RangeError(`options.windowStrategy must be one of words, sentences, got ${JSON.stringify(o.windowStrategy)}`);
+  }
   return {
     task,
     topK: positiveInteger('topK', o.topK, manifest.entities?.topK ?? 1),
     relationTopK: positiveInteger('relationTopK', o.relationTopK, manifest.relations?.topK ?? 1),
     windowSize,
     windowStride,
+    windowStrategy,
     relationThreshold: threshold,
     returnWindows: flag('returnWindows', o.returnWindows, false),
     returnCandidates: flag('returnCandidates', o.returnCandidates, false),

@@ -111,6 +111,8 @@ export interface AnnotateOptions {
   readonly relationTopK?: number;
   readonly windowSize?: number;
   readonly windowStride?: number;
+  /** `words`: fixed word windows; `sentences`: one window per sentence (long ones windowed). Default: the bundle's. */
+  readonly windowStrategy?: 'words' | 'sentences';
   /** P(relation) threshold (default: bundle's reader.relationThreshold). */
   readonly relationThreshold?: number;
   /** Include candidates and windows in the result. */

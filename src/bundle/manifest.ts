@@ -1,4 +1,5 @@
 import { BundleError } from '../errors.js';
+import type { WindowStrategy } from '../pipeline/windows.js';
 import type { Task } from '../types.js';
 import { parseJsonObject } from '../util/json.js';
 
@@ -29,7 +30,7 @@ export interface BundleManifest {
   readonly formatVersion: number;
   readonly name: string;
   readonly task: Task;
-  readonly windows: { readonly size: number; readonly stride: number };
+  readonly windows: { readonly size: number; readonly stride: number; readonly strategy: WindowStrategy };
   readonly entities: CandidateSource | null;
   readonly relations: CandidateSource | null;
   readonly retriever: { readonly maxQueryTokens: number };
@@ -128,7 +129,7 @@ export function parseManifest(text: string, path: string): BundleManifest {
     formatVersion,
     name: root.string('name', 'unnamed'),
     task,
-    windows: { size, stride },
+    windows: { size, stride, strategy: windows.oneOf<WindowStrategy>('strategy', ['words', 'sentences'], 'words') },
     entities,
     relations,
     retriever: { maxQueryTokens: retriever?.integer('maxQueryTokens', 8, 256) ?? 256 },

@@ -28,6 +28,7 @@ Options:
   --top-k N               entity candidates per window
   --relation-top-k N      relation candidates per window
   --window-size N, --window-stride N
+  --window-strategy words|sentences
   --threshold P           relation threshold in [0, 1)
   --task el|re|cie        narrow a cie bundle to one task
   --candidates            include retrieved candidates per window
@@ -39,12 +40,15 @@ Options:
 function annotateOptions(values: Record<string, string | boolean | undefined>): AnnotateOptions {
   const str = (k: string): string | undefined => (typeof values[k] === 'string' ? (values[k] as string) : undefined);
   const task = str('task');
+  const strategy = str('window-strategy');
+  if (strategy !== undefined && strategy !== 'words' && strategy !== 'sentences') throw new UsageError(`--window-strategy must be words or sentences, got ${JSON.stringify(strategy)}`);
   if (task !== undefined && !['el', 're', 'cie'].includes(task)) throw new UsageError(`--task must be one of el, re, cie, got ${JSON.stringify(task)}`);
   const entries: [keyof AnnotateOptions, unknown][] = [
     ['topK', parseIntegerFlag('top-k', str('top-k'))],
     ['relationTopK', parseIntegerFlag('relation-top-k', str('relation-top-k'))],
     ['windowSize', parseIntegerFlag('window-size', str('window-size'))],
     ['windowStride', parseIntegerFlag('window-stride', str('window-stride'))],
+    ['windowStrategy', strategy],
     ['relationThreshold', parseNumberFlag('threshold', str('threshold'), 0, 0.999999)],
     ['task', task],
     ['returnCandidates', values.candidates === true ? true : undefined],
@@ -95,7 +99,7 @@ export async function runAnnotate(argv: string[], io: CliIO): Promise<number> {
     options: {
       bundle: { type: 'string' }, file: { type: 'string' }, input: { type: 'string' }, format: { type: 'string' },
       'batch-size': { type: 'string' }, 'top-k': { type: 'string' }, 'relation-top-k': { type: 'string' },
-      'window-size': { type: 'string' }, 'window-stride': { type: 'string' }, threshold: { type: 'string' }, task: { type: 'string' },
+      'window-size': { type: 'string' }, 'window-stride': { type: 'string' }, 'window-strategy': { type: 'string' }, threshold: { type: 'string' }, task: { type: 'string' },
       output: { type: 'string' }, resume: { type: 'boolean' },
       candidates: { type: 'boolean' }, 'keep-nme': { type: 'boolean' }, 'doc-topic': { type: 'boolean' }, threads: { type: 'string' },
       help: { type: 'boolean', short: 'h' },

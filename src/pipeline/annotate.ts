@@ -7,7 +7,7 @@ import type { Candidate, GivenMention, RelikResult, Task, WindowInfo, Word } fro
 import type { CandidateSource, ReaderCandidate } from './candidates.js';
 import { mergeWindowPredictions, type WindowSpan, type WindowTriplet } from './merge.js';
 import type { RetrievalQuery } from './retriever.js';
-import { makeWindows, type WordWindow } from './windows.js';
+import { documentWindows, type WordWindow } from './windows.js';
 
 /** Pipeline stages timed by {@link StageTimings} (`retrieval` covers query encoding and index search). */
 export type PipelineStage = 'windows' | 'retrieval' | 'readerInput' | 'encoder' | 'heads' | 'merge';
@@ -55,6 +55,9 @@ interface DocumentCounters {
   splitWindows: number;
   droppedMentions: number;
 }
+
+/** Reader passes run and decoded together; bounds memory for long documents (features are ~1-3 MB per pass). */
+const PASSES_PER_CHUNK = 256;
 
 /** Longest window text the reader can take while leaving room for the NME slot and one candidate. */
 function windowTextBudget(parts: PipelineParts, task: Task, relationSection: number): number {
@@ -138,7 +141,7 @@ export async function annotateDocuments(
     const mentions = options.mentions?.[d];
     const ranges = mentions === undefined ? undefined : mentionWordRanges(doc.words, mentions, counter);
     const covered = new Set<readonly [number, number]>();
-    for (const base of makeWindows(doc.words.length, options.windowSize, options.windowStride)) {
+    for (const base of documentWindows(doc.words, options.windowStrategy, options.windowSize, options.windowStride)) {
       for (const window of fitWindow(base, wordIds, budget, counter)) {
         const inside = ranges?.filter(([first, last]) => first >= window.firstWord && last < window.endWord);
         for (const range of inside ?? []) covered.add(range);
@@ -201,43 +204,46 @@ export async function annotateDocuments(
     clock = lap(timings, 'readerInput', clock);
   }
 
-  // 4. Read and decode.
-  const outputs = await reader.run(passes.map((p) => p.pass));
-  if (timings !== undefined) clock = lap(timings, 'encoder', clock);
+  // 4. Read and decode, a chunk of passes at a time: reader features are large (length x features floats per
+  // pass), so a long document must not hold all of them at once. Chunks keep pass order (patch order matters).
   const windowSpans: (Map<string, WindowSpan> | undefined)[] = new Array(windows.length);
   const triplets: WindowTriplet[][] = documents.map(() => []);
-  passes.forEach(({ window: w, pass }, p) => {
-    const window = windows[w] as DocumentWindow;
-    const ents = entityCandidates[w] as ReaderCandidate[];
-    const rels = relationCandidates[w] as ReaderCandidate[];
-    const prediction = decodePass(pass, outputs[p] as NonNullable<(typeof outputs)[number]>, reader.heads, {
-      endsPerStart: manifest.reader.endsPerStart,
-      relationThreshold: options.relationThreshold,
-      linkEntities: usesEntities,
-      extractRelations: usesRelations,
-      ...(window.givenMentions === undefined ? {} : { givenMentions: window.givenMentions }),
-    });
-    const bounds = prediction.mentions.map((m) => [window.firstWord + m.firstWord, window.firstWord + m.lastWord] as const);
-    const patchSpans = (windowSpans[w] ??= new Map<string, WindowSpan>());
-    prediction.mentions.forEach((m, i) => {
-      const entity: Candidate | null = m.candidate < 0 ? null : toCandidate(ents[m.candidate] as ReaderCandidate);
-      const [firstWord, lastWord] = bounds[i] as readonly [number, number];
-      // Within a window, patches come in retrieval-rank order: a span keeps the first linked entity it gets.
-      const key = `${firstWord}:${lastWord}`;
-      const seen = patchSpans.get(key);
-      if (seen === undefined || (seen.entity === null && entity !== null)) patchSpans.set(key, { firstWord, lastWord, entity, score: m.linkScore });
-    });
-    for (const t of prediction.triplets) {
-      (triplets[window.document] as WindowTriplet[]).push({
-        subject: bounds[t.subject] as readonly [number, number],
-        object: bounds[t.object] as readonly [number, number],
-        relation: toCandidate(rels[t.relation] as ReaderCandidate),
-        score: t.score,
+  for (let first = 0; first < passes.length; first += PASSES_PER_CHUNK) {
+    const chunk = passes.slice(first, first + PASSES_PER_CHUNK);
+    const outputs = await reader.run(chunk.map((p) => p.pass));
+    if (timings !== undefined) clock = lap(timings, 'encoder', clock);
+    chunk.forEach(({ window: w, pass }, p) => {
+      const window = windows[w] as DocumentWindow;
+      const ents = entityCandidates[w] as ReaderCandidate[];
+      const rels = relationCandidates[w] as ReaderCandidate[];
+      const prediction = decodePass(pass, outputs[p] as NonNullable<(typeof outputs)[number]>, reader.heads, {
+        endsPerStart: manifest.reader.endsPerStart,
+        relationThreshold: options.relationThreshold,
+        linkEntities: usesEntities,
+        extractRelations: usesRelations,
+        ...(window.givenMentions === undefined ? {} : { givenMentions: window.givenMentions }),
       });
-    }
-  });
-
-  if (timings !== undefined) clock = lap(timings, 'heads', clock);
+      const bounds = prediction.mentions.map((m) => [window.firstWord + m.firstWord, window.firstWord + m.lastWord] as const);
+      const patchSpans = (windowSpans[w] ??= new Map<string, WindowSpan>());
+      prediction.mentions.forEach((m, i) => {
+        const entity: Candidate | null = m.candidate < 0 ? null : toCandidate(ents[m.candidate] as ReaderCandidate);
+        const [firstWord, lastWord] = bounds[i] as readonly [number, number];
+        // Within a window, patches come in retrieval-rank order: a span keeps the first linked entity it gets.
+        const key = `${firstWord}:${lastWord}`;
+        const seen = patchSpans.get(key);
+        if (seen === undefined || (seen.entity === null && entity !== null)) patchSpans.set(key, { firstWord, lastWord, entity, score: m.linkScore });
+      });
+      for (const t of prediction.triplets) {
+        (triplets[window.document] as WindowTriplet[]).push({
+          subject: bounds[t.subject] as readonly [number, number],
+          object: bounds[t.object] as readonly [number, number],
+          relation: toCandidate(rels[t.relation] as ReaderCandidate),
+          score: t.score,
+        });
+      }
+    });
+    if (timings !== undefined) clock = lap(timings, 'heads', clock);
+  }
 
   // 5. Merge per document: windows overlap, so the same span can come from several of them.
   const spans: WindowSpan[][] = documents.map(() => []);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { makeWindows } from '../../src/pipeline/windows.js';
+import { documentWindows, makeWindows, splitSentences } from '../../src/pipeline/windows.js';
+import { splitWords } from '../../src/text/words.js';
 
 const ranges = (n: number, size: number, stride: number): [number, number][] => makeWindows(n, size, stride).map((w) => [w.firstWord, w.endWord]);
 
@@ -33,5 +34,25 @@ describe('makeWindows', () => {
     expect(() => makeWindows(10, 0, 1)).toThrow(/windowSize must be an integer >= 1/);
     expect(() => makeWindows(10, 8, 9)).toThrow(/windowStride must be an integer in \[1, windowSize=8\]/);
     expect(() => makeWindows(10, 8, 0)).toThrow(RangeError);
+  });
+});
+
+describe('sentence windows', () => {
+  const words = (s: string): { text: string }[] => splitWords(s);
+
+  it('splits at sentence ends but not after abbreviations, initials or before lower case', () => {
+    const text = 'Mr. Smith met J. Doe in the U.S. on Monday. They talked! Then e.g. lunch... ok? Yes. Rome';
+    const w = words(text);
+    const sentences = splitSentences(w).map((s) => w.slice(s.firstWord, s.endWord).map((x) => x.text).join(' '));
+    expect(sentences).toEqual(['Mr . Smith met J . Doe in the U.S. on Monday .', 'They talked !', 'Then e.g. lunch . . . ok ?', 'Yes .', 'Rome']);
+  });
+
+  it('gives one window per sentence and windows long sentences by words, covering every word once or more', () => {
+    const text = `${'word '.repeat(40)}end. Short one. Next${' x'.repeat(4)}`;
+    const w = words(text);
+    const windows = documentWindows(w, 'sentences', 32, 16).map((x) => [x.firstWord, x.endWord]);
+    expect(windows).toEqual([[0, 32], [10, 42], [42, 45], [45, 50]]);
+    expect(documentWindows(w, 'words', 32, 16)).toEqual(makeWindows(w.length, 32, 16));
+    expect(documentWindows([], 'sentences', 32, 16)).toEqual([]);
   });
 });

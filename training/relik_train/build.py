@@ -185,6 +185,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         metrics["reader"] = evaluate_reader(model, builder, dev, device, tcfg.threshold_sweep)
     threshold = float(metrics["reader"].get("relationThreshold", 0.5))
     spec = BundleSpec(name=get(cfg, "name", kinds=(str,)), task=task, window_size=size, window_stride=stride,
+                      window_strategy=get(cfg, "windows.strategy", "words"),
                       max_length=builder.max_length, max_candidate_tokens=builder.max_candidate_tokens,
                       entity_markers=n_ent, relation_markers=n_rel,
                       entity_top_k=int(get(cfg, "retriever.topK", 100)), relation_top_k=n_rel,

@@ -38,6 +38,8 @@ class BundleSpec:
     index_dtype: str = "float16"
     quantize: bool = True
     training: dict = field(default_factory=dict)
+    # "words" (fixed word windows) or "sentences" (a model trained on single sentences, e.g. CoNLL04)
+    window_strategy: str = "words"
 
 
 def write_bundle(out: Path, spec: BundleSpec, reader: ReaderModel, reader_tok: Tokenizer,
@@ -62,7 +64,7 @@ def write_bundle(out: Path, spec: BundleSpec, reader: ReaderModel, reader_tok: T
     (out / "reader" / "heads.json").write_text(json.dumps(reader.heads_json(), indent=1) + "\n", encoding="utf-8")
     manifest: dict = {
         "format": "relik-bundle", "formatVersion": 1, "name": spec.name, "task": spec.task,
-        "windows": {"size": spec.window_size, "stride": spec.window_stride},
+        "windows": {"size": spec.window_size, "stride": spec.window_stride, "strategy": spec.window_strategy},
     }
     if spec.task in ("el", "cie"):
         if retriever is None or retriever_tok is None or entities is None:
