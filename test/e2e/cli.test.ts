@@ -140,4 +140,14 @@ describe('the default bundle (models/default), as in the README', () => {
     const triplets = result.triplets.map((t) => [result.spans[t.subject]?.text, t.relation, result.spans[t.object]?.text]);
     expect(triplets).toContainEqual(['John Wilkes Booth', 'Kill', 'President Lincoln']);
   });
+
+  it('reads a multi-sentence text one sentence at a time and relates within each sentence', async () => {
+    const text = 'John Wilkes Booth, who assassinated President Lincoln, was an actor. Rome is the capital of Italy.';
+    const out = await relik(['annotate', '--format', 'json', text]);
+    expect(out.code, out.stderr).toBe(0);
+    const result = JSON.parse(out.stdout) as { spans: { text: string }[]; triplets: { subject: number; relation: string; object: number }[] };
+    const triplets = result.triplets.map((t) => [result.spans[t.subject]?.text, t.relation, result.spans[t.object]?.text]);
+    expect(triplets).toContainEqual(['John Wilkes Booth', 'Kill', 'President Lincoln']);
+    expect(triplets).toContainEqual(['Rome', 'Located_In', 'Italy']);
+  });
 });
