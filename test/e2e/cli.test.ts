@@ -131,13 +131,18 @@ describe('relik index build (CLI)', () => {
   });
 });
 
+/** (subject text, relation, object text) of a JSON result. */
+function tripletTexts(json: string): (string | undefined)[][] {
+  const result = JSON.parse(json) as { spans: { text: string }[]; triplets: { subject: number; relation: string; object: number }[] };
+  return result.triplets.map((t) => [result.spans[t.subject]?.text, t.relation, result.spans[t.object]?.text]);
+}
+
 describe('the default bundle (models/default), as in the README', () => {
   it('loads and extracts the README example triplet', async () => {
     const text = 'John Wilkes Booth, who assassinated President Lincoln, was an actor.';
     const out = await relik(['annotate', '--format', 'json', text]);
     expect(out.code, out.stderr).toBe(0);
-    const result = JSON.parse(out.stdout) as { spans: { text: string }[]; triplets: { subject: number; relation: string; object: number }[] };
-    const triplets = result.triplets.map((t) => [result.spans[t.subject]?.text, t.relation, result.spans[t.object]?.text]);
+    const triplets = tripletTexts(out.stdout);
     expect(triplets).toContainEqual(['John Wilkes Booth', 'Kill', 'President Lincoln']);
   });
 
@@ -145,8 +150,7 @@ describe('the default bundle (models/default), as in the README', () => {
     const text = 'John Wilkes Booth, who assassinated President Lincoln, was an actor. Rome is the capital of Italy.';
     const out = await relik(['annotate', '--format', 'json', text]);
     expect(out.code, out.stderr).toBe(0);
-    const result = JSON.parse(out.stdout) as { spans: { text: string }[]; triplets: { subject: number; relation: string; object: number }[] };
-    const triplets = result.triplets.map((t) => [result.spans[t.subject]?.text, t.relation, result.spans[t.object]?.text]);
+    const triplets = tripletTexts(out.stdout);
     expect(triplets).toContainEqual(['John Wilkes Booth', 'Kill', 'President Lincoln']);
     expect(triplets).toContainEqual(['Rome', 'Located_In', 'Italy']);
   });

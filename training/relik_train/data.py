@@ -122,6 +122,17 @@ def _align_chars(starts: list[int], ends: list[int], cs: int, ce: int) -> tuple[
     return (ws, we) if ws < we else None
 
 
+def _align_reported(starts: list[int], ends: list[int], cs: int, ce: int, report: AlignReport | None,
+                    where: str) -> tuple[int, int] | None:
+    """_align_chars, counted in `report`; a span that does not align is listed there under `where`."""
+    aligned = _align_chars(starts, ends, cs, ce)
+    if report is not None:
+        report.spans += 1
+        if aligned is None:
+            report.unaligned_spans.append(where)
+    return aligned
+
+
 def read_el(path: str | Path, report: AlignReport | None = None) -> list[Doc]:
     """ReLiK EL jsonl (AIDA processed): doc_text, doc_span_annotations [[start_char, end_char, title]], doc_words."""
     path = Path(path)
@@ -137,12 +148,8 @@ def read_el(path: str | Path, report: AlignReport | None = None) -> list[Doc]:
         for i, v in enumerate(_need(rec, "doc_span_annotations", list, path, n)):
             if not (isinstance(v, list) and len(v) == 3 and isinstance(v[0], int) and isinstance(v[1], int)):
                 raise DataError(str(path), n, f"doc_span_annotations[{i}]", f"expected [start, end, title], got {v!r}")
-            ws_we = _align_chars(starts, ends, v[0], v[1])
-            if report is not None:
-                report.spans += 1
+            ws_we = _align_reported(starts, ends, v[0], v[1], report, f"{path.name}:{n}:{v!r}")
             if ws_we is None:
-                if report is not None:
-                    report.unaligned_spans.append(f"{path.name}:{n}:{v!r}")
                 continue
             spans.append((ws_we[0], ws_we[1], str(v[2])))
         if report is not None:
@@ -172,12 +179,8 @@ def read_rebel(path: str | Path, qid_to_title: dict[str, str], report: AlignRepo
             b = ent.get("boundaries") if isinstance(ent, dict) else None
             if not (isinstance(b, list) and len(b) == 2):
                 raise DataError(str(path), n, fld, f"expected boundaries [start, end], got {b!r}")
-            al = _align_chars(starts, ends, b[0], b[1])
-            if report is not None:
-                report.spans += 1
+            al = _align_reported(starts, ends, b[0], b[1], report, f"{path.name}:{n}:{fld}:{b}")
             if al is None:
-                if report is not None:
-                    report.unaligned_spans.append(f"{path.name}:{n}:{fld}:{b}")
                 return None
             if al not in index:
                 index[al] = len(spans)
