@@ -105,7 +105,34 @@ function buildRegistry(): Map<string, DatasetSpec> {
     spec('rebel:sample', 'cie', 'REBEL sample (1,000 Wikipedia abstracts, Wikidata QIDs)', 'rebel/rebel_sample.jsonl',
       readRebel, { entityKey: 'id', relations: rebelRelations }),
   );
+  for (const [split, [from, to]] of Object.entries(REBEL_SPLITS)) {
+    const range = Number.isFinite(to) ? `documents ${from}-${to - 1}` : `documents ${from}-end`;
+    specs.push(
+      spec(`rebel:${split}`, 'cie', `REBEL sample ${split} split (${range})`, 'rebel/rebel_sample.jsonl',
+        (f, o) => slice(readRebel(f, o), from, to), { entityKey: 'id', relations: rebelRelations }),
+    );
+  }
   return new Map(specs.map((s) => [s.name, s]));
+}
+
+/**
+ * The documented split of the REBEL sample, by document position in the file (the training code uses the same:
+ * training/relik_train/data.py `split_rebel`): test = documents 0-99, dev = 100-199, train = 200-999.
+ */
+export const REBEL_SPLITS: Readonly<Record<'train' | 'dev' | 'test', readonly [number, number]>> = {
+  test: [0, 100],
+  dev: [100, 200],
+  train: [200, Number.POSITIVE_INFINITY],
+};
+
+/** The documents of `docs` at positions [from, to). */
+async function* slice<T>(docs: AsyncGenerator<T>, from: number, to: number): AsyncGenerator<T> {
+  let i = 0;
+  for await (const doc of docs) {
+    if (i >= to) return;
+    if (i >= from) yield doc;
+    i += 1;
+  }
 }
 
 const REGISTRY = buildRegistry();

@@ -130,6 +130,14 @@ describe.skipIf(!ROOT)('shared dataset readers', () => {
     expect((await getDataset('rebel:sample').relations?.(ROOT as string))?.length).toBe(230);
   });
 
+  it('rebel:train/dev/test: the documented split partitions the sample in file order', async () => {
+    const all = await tally('rebel:sample', new IssueLog());
+    const parts = await Promise.all(['test', 'dev', 'train'].map((s) => tally(`rebel:${s}`, new IssueLog())));
+    expect(parts.map((p) => p.docs)).toEqual([100, 100, 800]);
+    expect(parts.flatMap((p) => p.documents.map((d) => d.id))).toEqual(all.documents.map((d) => d.id));
+    expect(parts.reduce((n, p) => n + p.triplets, 0)).toBe(2868);
+  });
+
   it('KB: 39,445 unique entities keyed by title, 1,000 with a description', async () => {
     let n = 0;
     let described = 0;

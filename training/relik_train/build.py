@@ -18,8 +18,9 @@ import numpy as np
 import torch
 
 from .bundle import BundleSpec, write_bundle
-from .data import AlignReport, read_el, read_kb, read_re, read_rebel, window_docs
+from .data import AlignReport, read_casrel, read_el, read_kb, read_re, read_rebel, split_rebel, window_docs
 from .errors import ConfigError
+from .export import QUANT_SCHEMES
 from .examples import ReaderExample
 from .reader import LossWeights, ReaderModel, load_encoder
 from .reader_input import Candidate, ReaderInputBuilder
@@ -29,7 +30,7 @@ from .tokenization import SpecialIds, add_markers, load_tokenizer, passage_ids, 
 from .train_reader import ReaderTrainConfig, evaluate_reader, train_reader
 
 TASKS = ("el", "re", "cie")
-DATA_KINDS = ("conll04", "aida", "rebel")
+DATA_KINDS = ("conll04", "casrel", "aida", "rebel")
 
 
 def resolve_model_dir(spec: str) -> Path:
@@ -85,14 +86,29 @@ def load_docs(cfg: dict, report: AlignReport, kb: list[dict] | None):
     train_f, dev_f = get(cfg, "data.train", kinds=(str,)), get(cfg, "data.dev", kinds=(str,))
     if kind == "conll04":
         tr, dv = read_re(root / train_f), read_re(root / dev_f)
+    elif kind == "casrel":
+        tr, dv = read_casrel(root / train_f, report), read_casrel(root / dev_f, report)
     elif kind == "aida":
         tr, dv = read_el(root / train_f, report), read_el(root / dev_f, report)
     else:
-        qid = {e["qid"]: e["title"] for e in (kb or []) if e.get("qid")}
-        docs = read_rebel(root / train_f, qid, report)
-        n_dev = max(1, len(docs) // 10)
-        tr, dv = docs[n_dev:], docs[:n_dev]
+        qid: dict[str, str] = {}
+        for e in kb or []:
+            if e.get("qid"):
+                qid.setdefault(e["qid"], e["title"])  # the entry that owns the QID as its id (data.read_kb)
+        # one file: the documented split (data.split_rebel); data.dev names the same file
+        tr, dv, _ = split_rebel(read_rebel(root / train_f, qid, report))
     return (tr[:limit], dv[: max(1, limit // 5)]) if limit else (tr, dv)
+
+
+def quant_scheme(value: Any) -> str | None:
+    """export.quantize: true (the default scheme, int8-block), false (fp32), or a name of QUANT_SCHEMES."""
+    if value is True:
+        return QUANT_SCHEMES[0]
+    if value is False:
+        return None
+    if value not in QUANT_SCHEMES:
+        raise ConfigError("export.quantize", f"must be true, false or one of {QUANT_SCHEMES}, got {value!r}")
+    return str(value)
 
 
 def seed_all(seed: int) -> None:
@@ -138,7 +154,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     base_tok = load_tokenizer(model_dir)
     size, stride = int(get(cfg, "windows.size")), int(get(cfg, "windows.stride"))
     report = AlignReport()
-    kb = read_kb(Path(os.path.expandvars(get(cfg, "kb.path"))), get(cfg, "kb.limit", None)) if task != "re" else None
+    kb = (read_kb(Path(os.path.expandvars(get(cfg, "kb.path"))), get(cfg, "kb.limit", None),
+                  get(cfg, "kb.idField", "title")) if task != "re" else None)
     train_docs, dev_docs = load_docs(cfg, report, kb)
     title_to_id = {e["title"]: e["id"] for e in kb} if kb else None
     train = window_docs(train_docs, size, stride, title_to_id, report)
@@ -147,9 +164,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     # relations: the closed set, most frequent first (capped at the relation markers)
     relations = None
     n_rel = int(get(cfg, "reader.relationMarkers", 0))
+    # RE reads every relation of the set, in patches of relationMarkers; cIE reads one fixed block of them
+    max_relations = int(get(cfg, "reader.relations", n_rel)) if task == "re" else n_rel
     if task in ("re", "cie"):
         counts = Counter(r for ex in train for _, r, _ in ex.triplets)
-        names = [r for r, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))][:n_rel]
+        names = [r for r, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))][:max_relations]
         relations = [{"id": f"rel:{r}", "title": r, "text": r} for r in names]
         rid = {r["title"]: r["id"] for r in relations}
         dropped = 0
@@ -179,7 +198,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                              drop_gold=float(rc.get("dropGold", 0.05)), eval_every=int(rc.get("evalEvery", 500)),
                              checkpoint_every=int(rc.get("checkpointEvery", 500)),
                              loss_weights=LossWeights(**rc.get("lossWeights", {})),
-                             max_minutes=args.max_minutes if args.max_minutes is not None else rc.get("maxMinutes"))
+                             max_minutes=args.max_minutes if args.max_minutes is not None else rc.get("maxMinutes"),
+                             relation_sample=rc.get("relationSample"))
     metrics["reader"] = train_reader(model, builder, train, tcfg, device, seed, log, work / "reader.pt", dev, amp)
     if not metrics["reader"] and dev:
         metrics["reader"] = evaluate_reader(model, builder, dev, device, tcfg.threshold_sweep)
@@ -188,12 +208,13 @@ def main(argv: Sequence[str] | None = None) -> None:
                       window_strategy=get(cfg, "windows.strategy", "words"),
                       max_length=builder.max_length, max_candidate_tokens=builder.max_candidate_tokens,
                       entity_markers=n_ent, relation_markers=n_rel,
-                      entity_top_k=int(get(cfg, "retriever.topK", 100)), relation_top_k=n_rel,
+                      entity_top_k=int(get(cfg, "retriever.topK", 100)),
+                      relation_top_k=len(relations) if relations else n_rel,
                       max_query_tokens=int(get(cfg, "retriever.maxQueryTokens", 256)),
                       max_passage_tokens=int(get(cfg, "retriever.maxPassageTokens", 64)),
                       ends_per_start=get(cfg, "reader.endsPerStart", "one"), relation_threshold=threshold,
                       index_dtype=get(cfg, "export.indexDtype", "float16"),
-                      quantize=bool(get(cfg, "export.quantize", True)),
+                      quantize=quant_scheme(get(cfg, "export.quantize", True)),
                       training={"config": cfg, "devMetrics": metrics, "data": report.as_dict(), "seed": seed,
                                 "baseModel": str(model_dir)})
     kb_rows = [{"id": e["id"], "title": e["title"], "text": e["text"]} for e in kb] if kb else None
@@ -205,8 +226,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         test_f = get(cfg, "data.test", None)
         test = []
         if test_f and task == "re":
-            test = window_docs(read_re(Path(os.path.expandvars(get(cfg, "data.root"))) / test_f), size, stride, None,
-                               AlignReport())
+            test_path = Path(os.path.expandvars(get(cfg, "data.root"))) / test_f
+            test_docs = read_casrel(test_path) if get(cfg, "data.kind") == "casrel" else read_re(test_path)
+            test = window_docs(test_docs, size, stride, None, AlignReport())
             for ex in test:
                 ex.triplets = [(a, rid[r], b) for a, r, b in ex.triplets if r in rid]
                 ex.relation_candidates = [Candidate(r["id"], r["title"]) for r in relations or []]

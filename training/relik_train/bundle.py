@@ -8,8 +8,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-import numpy as np
-import torch
 from tokenizers import Tokenizer
 
 from .export import export_component, producer, write_index
@@ -36,7 +34,8 @@ class BundleSpec:
     ends_per_start: str = "one"
     relation_threshold: float = 0.5
     index_dtype: str = "float16"
-    quantize: bool = True
+    # a scheme of export.QUANT_SCHEMES, or None for fp32 graphs
+    quantize: str | None = "int8-block"
     training: dict = field(default_factory=dict)
     # "words" (fixed word windows) or "sentences" (a model trained on single sentences, e.g. CoNLL04)
     window_strategy: str = "words"
@@ -92,7 +91,7 @@ def write_bundle(out: Path, spec: BundleSpec, reader: ReaderModel, reader_tok: T
                           "endsPerStart": spec.ends_per_start, "relationThreshold": spec.relation_threshold}
     manifest["producer"] = producer()
     manifest["training"] = {**spec.training, "export": report}
-    q = "int8" if spec.quantize else "fp32"
-    manifest["quantization"] = {"retriever": q if spec.task != "re" else "fp32", "reader": q}
+    q = spec.quantize or "fp32"
+    manifest["quantization"] = {"reader": q, **({"retriever": q} if spec.task != "re" else {})}
     (out / "relik.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return report

@@ -100,6 +100,73 @@ def read_re(path: str | Path) -> list[Doc]:
     return docs
 
 
+def locate_words(text: str, starts: list[int], ends: list[int], entity: str) -> tuple[int, int] | None:
+    """Word span of the first occurrence of `entity` that starts and ends on word edges (exact, then ignoring
+    case); None when there is none. Mirrors the TS CasRel reader's first rule, so the gold spans agree."""
+    if not entity:
+        return None
+    start_word = {c: i for i, c in enumerate(starts)}
+    end_word = {c: i for i, c in enumerate(ends)}
+    for hay, needle in ((text, entity), (text.lower(), entity.lower())):
+        if len(hay) != len(text) or len(needle) != len(entity):
+            continue
+        i = hay.find(needle)
+        while i >= 0:
+            if i in start_word and i + len(entity) in end_word:
+                return start_word[i], end_word[i + len(entity)] + 1
+            i = hay.find(needle, i + 1)
+    return None
+
+
+def read_casrel(path: str | Path, report: AlignReport | None = None) -> list[Doc]:
+    """CasRel/OneRel JSON (the staged WebNLG): [{"text", "triple_list": [[subject, relation, object]]}].
+
+    Words are the whitespace tokens of the text; each entity string becomes the word span of its first
+    occurrence on word edges (spans that are not found drop their triplets and are listed in `report`).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"data file not found: {path}")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise DataError(str(path), err.lineno, "<file>", f"invalid JSON: {err.msg}") from None
+    if not isinstance(data, list):
+        raise DataError(str(path), 1, "<file>", "expected a JSON array of {text, triple_list}")
+    docs = []
+    for n, rec in enumerate(data, start=1):
+        if not isinstance(rec, dict):
+            raise DataError(str(path), n, "<record>", "expected a JSON object")
+        text = _need(rec, "text", str, path, n)
+        toks = list(re.finditer(r"\S+", text))
+        words, starts, ends = [m.group() for m in toks], [m.start() for m in toks], [m.end() for m in toks]
+        spans: list[tuple[int, int, str]] = []
+        index: dict[tuple[int, int], int] = {}
+        triplets = []
+        for i, t in enumerate(_need(rec, "triple_list", list, path, n)):
+            fld = f"triple_list[{i}]"
+            if not (isinstance(t, list) and len(t) == 3 and all(isinstance(x, str) for x in t)):
+                raise DataError(str(path), n, fld, f"expected [subject, relation, object] strings, got {t!r}")
+            keys = []
+            for part, entity in (("subject", t[0]), ("object", t[2])):
+                at = locate_words(text, starts, ends, entity)
+                if report is not None:
+                    report.spans += 1
+                    if at is None:
+                        report.unaligned_spans.append(f"{path.name}:{n}:{fld}.{part}:{entity!r}")
+                if at is not None and at not in index:
+                    index[at] = len(spans)
+                    spans.append((at[0], at[1], "--NME--"))
+                keys.append(index.get(at) if at is not None else None)
+            if keys[0] is not None and keys[1] is not None:
+                triplets.append((keys[0], t[1], keys[1]))
+        if report is not None:
+            report.docs += 1
+            report.triplets += len(triplets)
+        docs.append(Doc(f"{path.stem}-{n - 1}", words, spans, triplets))
+    return docs
+
+
 def char_to_words(words: list[str], text: str) -> tuple[list[int], list[int]]:
     """Char offsets of words located left to right in text."""
     starts, ends, pos = [], [], 0
@@ -158,6 +225,19 @@ def read_el(path: str | Path, report: AlignReport | None = None) -> list[Doc]:
     return docs
 
 
+def realign(text: str, start: int, end: int, surface: str) -> tuple[int, int] | None:
+    """Where a surface form really is: the given offsets when they cover it, else its occurrence nearest to `start`
+    (about one REBEL boundary in six is shifted, some are UTF-8 byte offsets). None when it is not in the text."""
+    if not surface or text[start:end] == surface:
+        return (start, end)
+    best, i = -1, text.find(surface)
+    while i >= 0:
+        if best < 0 or abs(i - start) < abs(best - start):
+            best = i
+        i = text.find(surface, i + 1)
+    return None if best < 0 else (best, best + len(surface))
+
+
 _WORD_RE = re.compile(r"\w+|[^\w\s]", re.UNICODE)
 
 
@@ -179,7 +259,10 @@ def read_rebel(path: str | Path, qid_to_title: dict[str, str], report: AlignRepo
             b = ent.get("boundaries") if isinstance(ent, dict) else None
             if not (isinstance(b, list) and len(b) == 2):
                 raise DataError(str(path), n, fld, f"expected boundaries [start, end], got {b!r}")
-            al = _align_reported(starts, ends, b[0], b[1], report, f"{path.name}:{n}:{fld}:{b}")
+            surface = ent.get("surfaceform")
+            at = realign(text, b[0], b[1], surface) if isinstance(surface, str) else (b[0], b[1])
+            at = at or (b[0], b[1])
+            al = _align_reported(starts, ends, at[0], at[1], report, f"{path.name}:{n}:{fld}:{b}")
             if al is None:
                 return None
             if al not in index:
@@ -206,18 +289,39 @@ def read_rebel(path: str | Path, qid_to_title: dict[str, str], report: AlignRepo
     return docs
 
 
-def read_kb(path: str | Path, limit: int | None = None) -> list[dict]:
-    """kb/entities.jsonl -> passages {id, title, text, qid}; id = 'wiki:' + title (titles are unique)."""
+# The documented split of the 1,000-document REBEL sample (file order): test, dev, then train.
+REBEL_TEST_DOCS = (0, 100)
+REBEL_DEV_DOCS = (100, 200)
+
+
+def split_rebel(docs: list[Doc]) -> tuple[list[Doc], list[Doc], list[Doc]]:
+    """(train, dev, test) of the REBEL sample: documents 200.. train, 100..199 dev, 0..99 test."""
+    (t0, t1), (d0, d1) = REBEL_TEST_DOCS, REBEL_DEV_DOCS
+    return docs[d1:], docs[d0:d1], docs[t0:t1]
+
+
+def read_kb(path: str | Path, limit: int | None = None, id_field: str = "title") -> list[dict]:
+    """kb/entities.jsonl -> passages {id, title, text, qid}.
+
+    id_field "title": id = 'wiki:' + title (titles are unique); "qid": the Wikidata QID where the entry has one
+    (REBEL gold is given as QIDs), else 'wiki:' + title.
+    """
+    if id_field not in ("title", "qid"):
+        raise ValueError(f"id_field must be 'title' or 'qid', got {id_field!r}")
     path = Path(path)
-    out, seen = [], set()
+    out, titles, ids = [], set(), set()
     for n, rec in _jsonl(path):
         title = _need(rec, "title", str, path, n)
-        if title in seen:
+        if title in titles:
             raise DataError(str(path), n, "title", f"duplicate title {title!r}")
-        seen.add(title)
+        titles.add(title)
         desc = rec.get("description") or ""
-        out.append({"id": f"wiki:{title}", "title": title, "text": f"{title} <def> {desc}" if desc else title,
-                    "qid": rec.get("wikidata_qid")})
+        qid = rec.get("wikidata_qid")
+        # a QID shared by two titles (a redirect kept as its own entry) goes to the first one only: ids are unique
+        eid = qid if id_field == "qid" and isinstance(qid, str) and qid and qid not in ids else f"wiki:{title}"
+        ids.add(eid)
+        out.append({"id": eid, "title": title, "text": f"{title} <def> {desc}" if desc else title,
+                    "qid": qid})
         if limit is not None and len(out) >= limit:
             break
     return out

@@ -1,4 +1,4 @@
-"""ONNX export, int8 dynamic quantization, ORT-vs-torch verification, index and bundle files (docs/BUNDLE.md v1)."""
+"""ONNX export, int8 quantization (QUANT_SCHEMES), ORT-vs-torch verification, index and bundle files (docs/BUNDLE.md v1)."""
 
 from __future__ import annotations
 
@@ -34,10 +34,50 @@ def export_onnx(model: nn.Module, path: Path, output_names: Sequence[str], examp
     onnx.checker.check_model(str(path))
 
 
-def quantize(src: Path, dst: Path, quantize_embeddings: bool = True) -> None:
-    """int8 dynamic quantization (per-tensor, MatMul weights; optionally the embedding Gather too)."""
+# Quantization schemes of exported graphs (relik.json "quantization"):
+#   int8-block   : MatMul weights 8-bit block-wise (MatMulNBits, blocks of 128 along K, int8 compute with the
+#                  activations quantized per block), embedding Gather int8 per-tensor. Keeps fp32 accuracy (RESULTS.md).
+#   int8-dynamic : MatMul weights int8 per-tensor, activations quantized per tensor at run time (quantize_dynamic);
+#                  the first scheme shipped, 2.4-2.7 F1 below fp32 on CoNLL04 test.
+QUANT_SCHEMES = ("int8-block", "int8-dynamic")
+
+
+def quantize_blockwise(src: Path, dst: Path, bits: int = 8, block_size: int = 128, accuracy_level: int = 4,
+                       gather: str | None = "int8") -> None:
+    """Weight-only block-wise quantization of the MatMuls (MatMulNBits), then of the embedding Gathers.
+
+    accuracy_level 4 computes in int8 with activations quantized per block; 0 dequantizes the weights and computes
+    in fp32. gather: None keeps the embeddings fp32, "int4" stores them 4-bit block-wise (GatherBlockQuantized
+    takes 4 bits only), "int8" per-tensor int8 (quantize_dynamic).
+    """
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
+
+    def nbits(model: onnx.ModelProto, b: int, op: str) -> onnx.ModelProto:
+        quant = MatMulNBitsQuantizer(model, bits=b, block_size=block_size, is_symmetric=True,
+                                     accuracy_level=accuracy_level, op_types_to_quantize=(op,),
+                                     quant_axes=(("MatMul", 0), ("Gather", 1)))
+        quant.process()
+        return quant.model.model
+
+    model = nbits(onnx.load(str(src)), bits, "MatMul")
+    if gather == "int4":
+        model = nbits(model, 4, "Gather")
+    onnx.save(model, str(dst))
+    if gather == "int8":
+        quantize_dynamic(str(dst), str(dst), weight_type=QuantType.QInt8, op_types_to_quantize=["Gather"])
+
+
+def quantize(src: Path, dst: Path, scheme: str = "int8-block", quantize_embeddings: bool = True) -> None:
+    """Quantize an fp32 graph with one of QUANT_SCHEMES (embeddings kept fp32 when not quantize_embeddings)."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
+    if scheme not in QUANT_SCHEMES:
+        raise ValueError(f"quantize: 'scheme' must be one of {', '.join(QUANT_SCHEMES)}, got {scheme!r}")
+    if scheme == "int8-block":
+        quantize_blockwise(src, dst, gather="int8" if quantize_embeddings else None)
+        return
     ops = ["MatMul", "Gather"] if quantize_embeddings else ["MatMul"]
     quantize_dynamic(str(src), str(dst), op_types_to_quantize=ops, per_channel=False,
                      weight_type=QuantType.QInt8)
@@ -132,22 +172,23 @@ def sample_inputs(seqs: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Ten
 
 
 def export_component(model: nn.Module, out_dir: Path, output_names: Sequence[str], check_seqs: Sequence[Sequence[int]],
-                     pad_id: int, quantize_int8: bool, atol: float = 1e-4) -> dict:
-    """Export model.onnx (fp32 verified against torch); if quantize_int8, replace it by the int8 graph
-    (after checking it loads and recording its max output difference). Returns a report dict."""
+                     pad_id: int, scheme: str | None, atol: float = 1e-4) -> dict:
+    """Export model.onnx (fp32 verified against torch); with a quantization `scheme` (QUANT_SCHEMES), replace it by
+    the quantized graph (after checking it loads and recording its max output difference). Returns a report."""
     fp32 = out_dir / "model.onnx"
     export_onnx(model, fp32, output_names)
     ids, mask = sample_inputs(check_seqs, pad_id)
     report: dict = {"fp32MaxAbsDiff": verify(model, fp32, ids, mask, atol), "fp32Bytes": fp32.stat().st_size}
-    if quantize_int8:
+    if scheme is not None:
         tmp = out_dir / "model.int8.onnx"
-        quantize(fp32, tmp, quantize_embeddings=True)
+        report["quantization"] = scheme
+        quantize(fp32, tmp, scheme, quantize_embeddings=True)
         try:
             diffs = compare(model, tmp, ids, mask)
             report["int8QuantizedEmbeddings"] = True
         except Exception as err:  # Gather quantization unsupported for this graph: MatMul only
             report["int8GatherError"] = f"{type(err).__name__}: {err}"[:300]
-            quantize(fp32, tmp, quantize_embeddings=False)
+            quantize(fp32, tmp, scheme, quantize_embeddings=False)
             diffs = compare(model, tmp, ids, mask)
             report["int8QuantizedEmbeddings"] = False
         report["int8MaxAbsDiff"] = diffs

@@ -23,7 +23,7 @@ from .bundle import BundleSpec, write_bundle
 from .decode import HeadParams, decode_window
 from .reader import ReaderModel
 from .reader_input import Candidate, ReaderInputBuilder
-from .retriever import RetrieverExample, RetrieverModel, RetrieverTrainConfig, embed, pad_batch, train_retriever
+from .retriever import RetrieverExample, RetrieverModel, RetrieverTrainConfig, pad_batch, train_retriever
 from .tokenization import SpecialIds, add_markers, passage_ids, query_ids, train_wordpiece
 from .train_reader import ReaderTrainConfig, evaluate_reader, train_reader
 
@@ -118,7 +118,7 @@ def build_one(task: str, root: Path, base_tok: Tokenizer, retr: tuple[RetrieverM
                       max_candidate_tokens=8, entity_markers=s["entity_markers"], relation_markers=s["relation_markers"],
                       entity_top_k=s["entity_top_k"], relation_top_k=s["relation_top_k"], max_query_tokens=64,
                       max_passage_tokens=64, ends_per_start="one", relation_threshold=threshold, index_dtype="float16",
-                      quantize=False,
+                      quantize=None,
                       training={"seed": SEED, "steps": steps, "encoder": TINY, "data": "relik_train.tiny synthetic",
                                 "finalLoss": log[-2].get("loss") if len(log) > 1 else None,
                                 "devMetrics": dev_metrics})

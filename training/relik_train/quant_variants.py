@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -17,19 +18,19 @@ import onnx
 import torch
 from onnxruntime.quantization import QuantType, quantize_dynamic
 
-from .data import read_re, window_docs
-from .export import export_onnx
+from .export import export_onnx, quantize_blockwise
 from .quant_check import OnnxReader
-from .reader import ReaderModel, load_encoder
-from .reader_input import Candidate, ReaderInputBuilder
-from .tokenization import add_markers, load_tokenizer
+from .requantize import load_reader, relation_windows
 from .train_reader import ReaderTrainConfig, evaluate_reader
 
 
-def head_matmuls(path: Path) -> list[str]:
-    """MatMul nodes of the heads (start head and feature blocks), i.e. everything after the encoder."""
+def matmuls(path: Path, pattern: str) -> list[str]:
+    """Names of the MatMul/Gemm nodes whose name matches `pattern` ("heads": every node outside the encoder)."""
     graph = onnx.load(str(path)).graph
-    return [n.name for n in graph.node if n.op_type in ("MatMul", "Gemm") and ("blocks" in n.name or "start" in n.name)]
+    nodes = [n.name for n in graph.node if n.op_type in ("MatMul", "Gemm")]
+    if pattern == "heads":
+        return [n for n in nodes if not n.startswith("/encoder/")]
+    return [n for n in nodes if re.search(pattern, n)]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -41,29 +42,17 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--dev", default="conll04/processed/conll04_dev.relik.jsonl")
     ap.add_argument("--test", default="conll04/processed/conll04_test.relik.jsonl")
     ap.add_argument("--out", default=None)
+    ap.add_argument("--only", default=None, help="run only the variants whose name contains this text (fp32 always)")
     args = ap.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
     bundle = Path(args.bundle)
-    manifest = json.loads((bundle / "relik.json").read_text(encoding="utf-8"))
+    model, builder, manifest = load_reader(bundle, Path(args.checkpoint), Path(args.base_model))
     rd = manifest["reader"]
     if manifest["task"] != "re":
         raise SystemExit(f"quant_variants: only re bundles are supported, got task {manifest['task']!r}")
-    relations = [json.loads(line) for line in (bundle / manifest["relations"]["index"] / "passages.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
-    rid = {r["title"]: r["id"] for r in relations}
-    tok = add_markers(load_tokenizer(args.base_model), 0, rd["relationMarkers"])
-    model = ReaderModel(load_encoder(args.base_model, tok.get_vocab_size()), "re", int(manifest["training"]["config"]["reader"].get("headDim", 256)))
-    model.load_state_dict(torch.load(args.checkpoint, map_location="cpu", weights_only=False)["model"])
-    model.eval()
-    builder = ReaderInputBuilder(tok, "re", rd["maxLength"], rd["maxCandidateTokens"], 2, rd["relationMarkers"])
-    size, stride = manifest["windows"]["size"], manifest["windows"]["stride"]
-    splits = {}
-    for name, rel in (("dev", args.dev), ("test", args.test)):
-        windows = window_docs(read_re(Path(args.data_root) / rel), size, stride)
-        for ex in windows:
-            ex.triplets = [(a, rid[r], b) for a, r, b in ex.triplets if r in rid]
-            ex.relation_candidates = [Candidate(r["id"], r["title"]) for r in relations]
-        splits[name] = windows
+    splits = {name: relation_windows(bundle, manifest, Path(args.data_root) / rel)
+              for name, rel in (("dev", args.dev), ("test", args.test))}
     threshold = rd["relationThreshold"]
     sweep = ReaderTrainConfig().threshold_sweep
 
@@ -84,12 +73,30 @@ def main(argv: list[str] | None = None) -> None:
             "int8 MatMul+Gather per-tensor (shipped)": dict(op_types_to_quantize=["MatMul", "Gather"], per_channel=False),
             "int8 MatMul per-tensor": dict(op_types_to_quantize=["MatMul"], per_channel=False),
             "int8 MatMul per-channel": dict(op_types_to_quantize=["MatMul"], per_channel=True),
-            "int8 MatMul+Gather, heads fp32": dict(op_types_to_quantize=["MatMul", "Gather"], per_channel=False,
-                                                   nodes_to_exclude=head_matmuls(fp32)),
         }
+        # which MatMuls are sensitive to per-tensor activation quantization: keep one kind in fp32 at a time
+        for label, pattern in (("heads", "heads"), ("FFN output", r"layer\.\d+/output/dense"),
+                               ("FFN input", "intermediate/dense"), ("attention output", "attention/output/dense"),
+                               ("Q/K/V", "self/(query|key|value)"), ("last layer", r"layer\.5/")):
+            variants[f"int8 MatMul+Gather per-tensor, {label} fp32"] = dict(
+                op_types_to_quantize=["MatMul", "Gather"], per_channel=False,
+                nodes_to_exclude=matmuls(fp32, pattern))
+        blockwise = {
+            "8-bit block-wise MatMul, block 32, int8 compute": (8, 32, 4, None),
+            "8-bit block-wise MatMul, block 128, int8 compute": (8, 128, 4, None),
+            "8-bit block-wise MatMul, block 128, fp32 compute": (8, 128, 0, None),
+            "8-bit block-wise MatMul, block 128, int8 compute; Gather int8 per-tensor": (8, 128, 4, "int8"),
+            "8-bit block-wise MatMul, block 128, int8 compute; Gather 4-bit block 32": (8, 128, 4, "int4"),
+            "4-bit block-wise MatMul+Gather, block 32, int8 compute": (4, 32, 4, "int4"),
+        }
+        variants.update({k: None for k in blockwise})
+        if args.only:
+            variants = {k: v for k, v in variants.items() if k == "fp32" or args.only in k}
         for name, kwargs in variants.items():
-            path = fp32 if kwargs is None else Path(tmp) / f"v{len(table['variants'])}.onnx"
-            if kwargs is not None:
+            path = fp32 if kwargs is None and name not in blockwise else Path(tmp) / f"v{len(table['variants'])}.onnx"
+            if name in blockwise:
+                quantize_blockwise(fp32, path, *blockwise[name])
+            elif kwargs is not None:
                 quantize_dynamic(str(fp32), str(path), weight_type=QuantType.QInt8, **kwargs)
             result = score(OnnxReader(path, model))
             result["bytes"] = path.stat().st_size

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import math
 import random
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
-import numpy as np
 import torch
 
 from . import NME_LABEL
@@ -18,7 +15,7 @@ from .decode import HeadParams, decode_window
 from .errors import InputBuildError
 from .examples import AlignStats, ReaderExample, patch_target
 from .reader import LossWeights, PatchTarget, ReaderModel, reader_loss
-from .reader_input import Candidate, Patch, ReaderInputBuilder
+from .reader_input import Candidate, ReaderInputBuilder
 from .retriever import pad_batch
 
 
@@ -39,12 +36,24 @@ class ReaderTrainConfig:
     # Wall-clock budget: stop early (evaluate + checkpoint) once exceeded; None = no limit.
     max_minutes: float | None = None
     threshold_sweep: tuple[float, ...] = tuple(round(0.05 * i, 2) for i in range(1, 20))
+    # RE with a large relation set: train each window on its gold relations plus random others, this many in all
+    # (one patch), instead of every relation in many patches. None = every relation.
+    relation_sample: int | None = None
 
 
 @dataclass
 class TrainItem:
     ids: list[int]
     target: PatchTarget
+
+
+def sample_relations(relations: Sequence[Candidate], gold: set[str], size: int, rng: random.Random) -> list[Candidate]:
+    """The gold relations (all of them, even beyond `size`) plus random other relations up to `size`, in the
+    original order."""
+    others = [i for i, c in enumerate(relations) if c.id not in gold]
+    keep = {i for i, c in enumerate(relations) if c.id in gold}
+    keep.update(rng.sample(others, max(0, min(len(others), size - len(keep)))))
+    return [c for i, c in enumerate(relations) if i in keep]
 
 
 def make_items(examples: Sequence[ReaderExample], builder: ReaderInputBuilder, rng: random.Random,
@@ -61,6 +70,8 @@ def make_items(examples: Sequence[ReaderExample], builder: ReaderInputBuilder, r
             ents = [c for c in ents if c.id not in gold_drop_ids]
             if rng.random() < cfg.shuffle_candidates:
                 rng.shuffle(ents)
+            if cfg.relation_sample is not None and len(rels) > cfg.relation_sample:
+                rels = sample_relations(rels, {r for _, r, _ in ex.triplets}, cfg.relation_sample, rng)
             if rng.random() < cfg.shuffle_candidates:
                 rng.shuffle(rels)
         try:

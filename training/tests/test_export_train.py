@@ -1,35 +1,47 @@
 import json
+import random
 
 import numpy as np
+import onnx
 import onnxruntime as ort
+import pytest
 import torch
 
 from relik_train import fixtures, tiny
 from relik_train.bundle import BundleSpec, write_bundle
 from relik_train.decode import HeadParams, decode_window
-from relik_train.export import compare, export_component
+from relik_train.export import compare, export_component, quantize
 from relik_train.reader import ReaderModel
 from relik_train.reader_input import Candidate, ReaderInputBuilder
 from relik_train.retriever import RetrieverModel, pad_batch
 from relik_train.tokenization import add_markers, train_wordpiece
-from relik_train.train_reader import ReaderTrainConfig, evaluate_reader, train_reader
+from relik_train.train_reader import ReaderTrainConfig, sample_relations, train_reader
 
 TOK = train_wordpiece(tiny.corpus(3), 300)
 
 
-def test_retriever_export_roundtrip_fp32_and_int8(tmp_path):
+@pytest.mark.parametrize("scheme,op", [("int8-block", "MatMulNBits"), ("int8-dynamic", "MatMulInteger")])
+def test_retriever_export_roundtrip_fp32_and_int8(tmp_path, scheme, op):
     model = RetrieverModel(fixtures.tiny_encoder(TOK.get_vocab_size(), 0)).eval()
     seqs = [[2, 10, 11, 12, 3], [2, 20, 3]]
-    rep = export_component(model, tmp_path, ["embedding"], seqs, 0, quantize_int8=False)
+    rep = export_component(model, tmp_path, ["embedding"], seqs, 0, scheme=None)
     assert max(rep["fp32MaxAbsDiff"]) < 1e-4
     ids, mask = pad_batch(seqs + [[2, 5, 6, 7, 8, 9, 3]], 0)  # other batch size + length than at export time
     assert max(compare(model, tmp_path / "model.onnx", ids, mask)) < 1e-4
     q = tmp_path / "q"
-    rep8 = export_component(model, q, ["embedding"], seqs, 0, quantize_int8=True)
-    assert "int8MaxAbsDiff" in rep8 and rep8["int8Bytes"] < rep8["fp32Bytes"]
+    rep8 = export_component(model, q, ["embedding"], seqs, 0, scheme=scheme)
+    assert rep8["quantization"] == scheme and rep8["int8QuantizedEmbeddings"] is True
+    assert rep8["int8Bytes"] < rep8["fp32Bytes"] and max(rep8["int8MaxAbsDiff"]) < 0.5
+    ops = {n.op_type for n in onnx.load(str(q / "model.onnx")).graph.node}
+    assert op in ops
     sess = ort.InferenceSession(str(q / "model.onnx"), providers=["CPUExecutionProvider"])
     out = sess.run(None, {"input_ids": ids.numpy(), "attention_mask": mask.numpy()})[0]
     assert out.shape == (3, 32) and np.isfinite(out).all()
+
+
+def test_quantize_rejects_unknown_scheme(tmp_path):
+    with pytest.raises(ValueError, match="'scheme' must be one of int8-block, int8-dynamic"):
+        quantize(tmp_path / "a.onnx", tmp_path / "b.onnx", "int4")
 
 
 def test_tiny_train_export_reload_cie(tmp_path):
@@ -55,7 +67,7 @@ def test_tiny_train_export_reload_cie(tmp_path):
     kb = [{"id": e["id"], "title": e["title"], "text": e["text"]} for e in tiny.kb()]
     spec = BundleSpec(name="t", task="cie", window_size=32, window_stride=16, max_length=96, max_candidate_tokens=6,
                       entity_markers=6, relation_markers=6, entity_top_k=5, relation_top_k=5, max_query_tokens=64,
-                      quantize=False)
+                      quantize=None)
     out = tmp_path / "bundle"
     write_bundle(out, spec, model, rtok, retr, TOK, kb, tiny.relations(), [dev[0].words])
     manifest = json.loads((out / "relik.json").read_text())
@@ -96,3 +108,13 @@ def test_golden_fixtures_consistent():
                 osl, oft = sess.run(None, {"input_ids": a, "attention_mask": np.ones_like(a)})
                 assert np.abs(osl[0] - np.array(sl)).max() < 1e-4
                 assert np.abs(oft[0] - np.array(ft)).max() < 1e-4
+
+
+def test_sample_relations_keeps_gold_and_order():
+    rels = [Candidate(f"rel:{i}", f"r{i}") for i in range(50)]
+    rng = random.Random(0)
+    got = sample_relations(rels, {"rel:7", "rel:42"}, 10, rng)
+    assert len(got) == 10 and {"rel:7", "rel:42"} <= {c.id for c in got}
+    assert [c.id for c in got] == [c.id for c in rels if c in got]  # original order kept
+    many_gold = {f"rel:{i}" for i in range(12)}
+    assert {c.id for c in sample_relations(rels, many_gold, 10, rng)} == many_gold  # gold is never dropped

@@ -1,13 +1,16 @@
 import json
+import os
 from pathlib import Path
 
 import pytest
 
-from relik_train.data import AlignReport, read_el, read_re, read_rebel, window_docs
+from relik_train.data import (AlignReport, locate_words, read_casrel, read_el, read_kb, read_re, read_rebel, realign,
+                              split_rebel, window_docs)
 from relik_train.errors import DataError
 from relik_train.windows import make_windows
 
-SHARED = Path("/work/shared/data")
+# ../shared/data beside the repository (as CI lays it out), or $RELIK_DATA
+SHARED = Path(os.environ.get("RELIK_DATA", Path(__file__).resolve().parents[2].parent / "shared" / "data"))
 
 
 def test_windows_reference_rule():
@@ -94,3 +97,69 @@ def test_shared_conll04_test_counts():
     rep = AlignReport()
     wins = window_docs(docs, 64, 32, report=rep)
     assert sum(len(w.triplets) for w in wins) >= 422 and rep.cut_spans == 0
+
+
+def test_read_rebel_realigns_shifted_boundaries(tmp_path):
+    p = tmp_path / "rebel.jsonl"
+    text = "Acme Labs is based in Oslo."
+    # REBEL boundaries are sometimes shifted: the surface form decides where the mention is
+    rec = {"docid": "1", "text": text,
+           "entities": [{"uri": "Q1", "boundaries": [1, 10], "surfaceform": "Acme Labs"},
+                        {"uri": "Q2", "boundaries": [20, 24], "surfaceform": "Oslo"}],
+           "triples": [{"subject": {"uri": "Q1", "boundaries": [1, 10], "surfaceform": "Acme Labs"},
+                        "predicate": {"surfaceform": "based in"},
+                        "object": {"uri": "Q2", "boundaries": [20, 24], "surfaceform": "Oslo"}}]}
+    p.write_text(json.dumps(rec) + "\n")
+    rep = AlignReport()
+    docs = read_rebel(p, {"Q2": "Oslo"}, rep)
+    assert docs[0].spans == [(0, 2, "--NME--"), (5, 6, "Oslo")]
+    assert docs[0].triplets == [(0, "based in", 1)]
+    assert rep.unaligned_spans == []
+
+
+def test_realign_and_rebel_split():
+    assert realign("a Oslo b Oslo", 8, 12, "Oslo") == (9, 13)
+    assert realign("abc", 0, 1, "z") is None
+    docs = list(range(1000))
+    train, dev, test = split_rebel(docs)  # type: ignore[arg-type]
+    assert (test[0], test[-1], dev[0], dev[-1], train[0], len(train)) == (0, 99, 100, 199, 200, 800)
+
+
+def test_read_kb_qid_ids_unique(tmp_path):
+    p = tmp_path / "kb.jsonl"
+    rows = [{"title": "United States", "wikidata_qid": "Q30"}, {"title": "USA", "wikidata_qid": "Q30"},
+            {"title": "Oslo"}]
+    p.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert [e["id"] for e in read_kb(p, id_field="qid")] == ["Q30", "wiki:USA", "wiki:Oslo"]
+    assert [e["id"] for e in read_kb(p)] == ["wiki:United States", "wiki:USA", "wiki:Oslo"]
+    with pytest.raises(ValueError, match="id_field"):
+        read_kb(p, id_field="pid")
+
+
+def test_read_casrel_locates_entities_on_word_edges(tmp_path):
+    p = tmp_path / "webnlg.json"
+    recs = [{"text": "Oslo Airport serves oslo , Norway .",
+             "triple_list": [["Oslo Airport", "cityServed", "Oslo"], ["Oslo", "country", "Norway"],
+                             ["Bergen", "country", "Norway"]]}]
+    p.write_text(json.dumps(recs))
+    rep = AlignReport()
+    docs = read_casrel(p, rep)
+    # "Oslo" first occurs on word edges inside "Oslo Airport" (the TS reader's rule too); "Bergen" is absent
+    assert docs[0].words == ["Oslo", "Airport", "serves", "oslo", ",", "Norway", "."]
+    assert docs[0].spans == [(0, 2, "--NME--"), (0, 1, "--NME--"), (5, 6, "--NME--")]
+    assert docs[0].triplets == [(0, "cityServed", 1), (1, "country", 2)]
+    assert rep.triplets == 2 and len(rep.unaligned_spans) == 1 and "Bergen" in rep.unaligned_spans[0]
+    assert locate_words("a OSLO b", [0, 2, 7], [1, 6, 8], "Oslo") == (1, 2)  # case-insensitive fallback
+    p.write_text('{"text": "x"}')
+    with pytest.raises(DataError, match="JSON array"):
+        read_casrel(p)
+
+
+def test_shared_webnlg_counts():
+    root = SHARED / "webnlg" / "orig_onerel" / "WebNLG"
+    if not root.is_dir():
+        pytest.skip(f"shared data missing: {root}")
+    for split, n_docs, n_triplets in (("train", 5019, 11313), ("dev", 500, 1224), ("test", 703, 1607)):
+        rep = AlignReport()
+        docs = read_casrel(root / f"{split}_triples.json", rep)
+        assert (len(docs), rep.triplets, len(rep.unaligned_spans)) == (n_docs, n_triplets, 0)

@@ -1,0 +1,110 @@
+"""`python -m relik_train.requantize`: re-export a built bundle's graphs with another quantization scheme.
+
+The build's checkpoints (work/reader.pt, work/retriever.pt) are rebuilt into PyTorch models, exported in fp32
+(verified against torch), quantized with `--scheme` (export.QUANT_SCHEMES, or fp32) and put in place of
+reader/model.onnx and retriever/model.onnx. The entity index is kept: the retriever's fp32 weights, which embedded
+it, do not change. For RE bundles the int8-vs-fp32 check is rerun on the config's dev and test files and written
+to relik.json (training.quantizationCheck), as a build does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+
+from .data import read_re, window_docs
+from .examples import ReaderExample
+from .export import QUANT_SCHEMES, export_component
+from .quant_check import quantization_check
+from .reader import ReaderModel, load_encoder
+from .reader_input import Candidate, ReaderInputBuilder
+from .retriever import RetrieverModel
+from .tokenization import SpecialIds, load_tokenizer, query_ids
+from .train_reader import ReaderTrainConfig
+
+CHECK_WORDS = [["John", "Wilkes", "Booth", ",", "who", "assassinated", "President", "Lincoln", ",", "was", "an",
+                "actor", "."], ["Acme", "Labs", "is", "based", "in", "Oslo", "."]]
+
+
+def load_reader(bundle: Path, checkpoint: Path, base_model: Path) -> tuple[ReaderModel, ReaderInputBuilder, dict]:
+    """The bundle's reader as a PyTorch model (weights from the build checkpoint), its input builder, relik.json."""
+    manifest = json.loads((bundle / "relik.json").read_text(encoding="utf-8"))
+    rd = manifest["reader"]
+    tok = load_tokenizer(bundle / rd.get("dir", "reader"))
+    head_dim = int(manifest.get("training", {}).get("config", {}).get("reader", {}).get("headDim", 256))
+    model = ReaderModel(load_encoder(base_model, tok.get_vocab_size()), manifest["task"], head_dim)
+    model.load_state_dict(torch.load(checkpoint, map_location="cpu", weights_only=False)["model"])
+    model.eval()
+    builder = ReaderInputBuilder(tok, manifest["task"], rd["maxLength"], rd["maxCandidateTokens"],
+                                 max(rd["entityMarkers"], 2), max(rd["relationMarkers"], 1))
+    return model, builder, manifest
+
+
+def relation_windows(bundle: Path, manifest: dict, file: Path) -> list[ReaderExample]:
+    """RE windows of a ReLiK RE file with the bundle's relation set as candidates (triplets outside it dropped)."""
+    rel_dir = bundle / manifest["relations"]["index"]
+    relations = [json.loads(line) for line in (rel_dir / "passages.jsonl").read_text(encoding="utf-8").splitlines()
+                 if line.strip()]
+    rid = {r["title"]: r["id"] for r in relations}
+    windows = window_docs(read_re(file), manifest["windows"]["size"], manifest["windows"]["stride"])
+    for ex in windows:
+        ex.triplets = [(a, rid[r], b) for a, r, b in ex.triplets if r in rid]
+        ex.relation_candidates = [Candidate(r["id"], r["title"]) for r in relations]
+    return windows
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--bundle", required=True, help="the bundle to update in place")
+    ap.add_argument("--work", required=True, help="the build's work folder (reader.pt, retriever.pt)")
+    ap.add_argument("--base-model", required=True, help="the base model folder the build started from")
+    ap.add_argument("--scheme", default=QUANT_SCHEMES[0], choices=[*QUANT_SCHEMES, "fp32"])
+    ap.add_argument("--data-root", default=None, help="shared data folder, for the RE quantization check")
+    args = ap.parse_args(argv)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    bundle, work, base = Path(args.bundle), Path(args.work), Path(args.base_model)
+    scheme = None if args.scheme == "fp32" else args.scheme
+    model, builder, manifest = load_reader(bundle, work / "reader.pt", base)
+    reports: dict = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        check = [p.input_ids for w in CHECK_WORDS for p in builder.build(w, [], []).patches]
+        reports["reader"] = export_component(model, Path(tmp), ["start_logit", "features"], check, builder.sp.pad,
+                                             scheme)
+        (Path(tmp) / "model.onnx").replace(bundle / manifest["reader"].get("dir", "reader") / "model.onnx")
+    if manifest["task"] != "re":
+        rdir = bundle / manifest["entities"]["retriever"]
+        cfg = manifest.get("training", {}).get("config", {}).get("retriever", {})
+        retriever = RetrieverModel(load_encoder(base), layer_norm=bool(cfg.get("layerNorm", True)))
+        retriever.load_state_dict(torch.load(work / "retriever.pt", map_location="cpu", weights_only=False))
+        tok = load_tokenizer(rdir)
+        with tempfile.TemporaryDirectory() as tmp:
+            q = [query_ids(tok, w, manifest["retriever"]["maxQueryTokens"]) for w in CHECK_WORDS]
+            reports["retriever"] = export_component(retriever.eval(), Path(tmp), ["embedding"], q,
+                                                    SpecialIds(tok).pad, scheme)
+            (Path(tmp) / "model.onnx").replace(rdir / "model.onnx")
+    q_name = scheme or "fp32"
+    manifest["quantization"] = {"reader": q_name, **({"retriever": q_name} if manifest["task"] != "re" else {})}
+    training = manifest.setdefault("training", {})
+    training.setdefault("export", {}).update(reports)
+    print(json.dumps({"export": reports}), flush=True)
+    data = manifest.get("training", {}).get("config", {}).get("data", {})
+    if manifest["task"] == "re" and scheme is not None and args.data_root and data.get("dev"):
+        root = Path(args.data_root)
+        splits = {name: relation_windows(bundle, manifest, root / data[name]) for name in ("dev", "test")
+                  if data.get(name)}
+        rd = manifest["reader"]
+        result = quantization_check(model, bundle / rd.get("dir", "reader") / "model.onnx", builder, splits,
+                                    torch.device("cpu"), ReaderTrainConfig().threshold_sweep, rd["endsPerStart"],
+                                    rd["relationThreshold"])
+        training["quantizationCheck"] = {k: {m: v[m] for m in ("fp32", "int8", "delta")} for k, v in result.items()}
+        print(json.dumps({"quantizationCheck": training["quantizationCheck"]}), flush=True)
+    (bundle / "relik.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
