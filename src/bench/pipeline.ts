@@ -31,7 +31,7 @@ export interface PipelineBenchSettings {
 }
 
 /** What the reader ONNX graph holds. */
-export type ModelPrecision = 'int8' | 'fp32';
+export type ModelPrecision = 'int8-block' | 'int8-dynamic' | 'int8-mixed' | 'fp32';
 
 /** The benchmarked bundle. */
 export interface BundleInfo {
@@ -39,7 +39,7 @@ export interface BundleInfo {
   readonly name: string;
   readonly task: string;
   readonly readerModelBytes: number;
-  /** int8 when the graph has dynamic-quantization ops (MatMulInteger / DynamicQuantizeLinear). */
+  /** How the reader graph is quantized ({@link onnxPrecision}). */
   readonly readerPrecision: ModelPrecision;
   readonly entityCount: number;
 }
@@ -108,23 +108,34 @@ function timeSearches(parts: PipelineParts, stages: StageAccumulator): void {
   }
 }
 
-/** Whether an ONNX file holds dynamically quantized MatMuls (scans the bytes for the op names). */
+/**
+ * How an ONNX file's MatMuls are quantized, from the op names in its bytes: `int8-block` (MatMulNBits, 8-bit
+ * block-wise weights), `int8-dynamic` (MatMulInteger / DynamicQuantizeLinear), `int8-mixed` (both), else `fp32`.
+ */
 export async function onnxPrecision(path: string): Promise<ModelPrecision> {
   const file = await open(path, 'r');
+  const kinds = {
+    block: [Buffer.from('MatMulNBits', 'latin1')],
+    dynamic: ['MatMulInteger', 'DynamicQuantizeLinear', 'DynamicQuantizeMatMul'].map((s) => Buffer.from(s, 'latin1')),
+  };
+  let block = false;
+  let dynamic = false;
   try {
-    const needles = ['MatMulInteger', 'DynamicQuantizeLinear', 'DynamicQuantizeMatMul'].map((s) => Buffer.from(s, 'latin1'));
     const chunk = Buffer.alloc(1 << 20);
     let carry = Buffer.alloc(0);
     for (;;) {
       const { bytesRead } = await file.read(chunk, 0, chunk.length, null);
-      if (bytesRead === 0) return 'fp32';
+      if (bytesRead === 0) break;
       const window = Buffer.concat([carry, chunk.subarray(0, bytesRead)]);
-      if (needles.some((n) => window.includes(n))) return 'int8';
+      block ||= kinds.block.some((n) => window.includes(n));
+      dynamic ||= kinds.dynamic.some((n) => window.includes(n));
       carry = window.subarray(Math.max(0, window.length - 32));
     }
   } finally {
     await file.close();
   }
+  if (block && dynamic) return 'int8-mixed';
+  return block ? 'int8-block' : dynamic ? 'int8-dynamic' : 'fp32';
 }
 
 function toInput(doc: EvalDocument, datasetWords: boolean): AnnotateInput {

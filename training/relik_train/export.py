@@ -43,21 +43,28 @@ QUANT_SCHEMES = ("int8-block", "int8-dynamic")
 
 
 def quantize_blockwise(src: Path, dst: Path, bits: int = 8, block_size: int = 128, accuracy_level: int = 4,
-                       gather: str | None = "int8") -> None:
+                       gather: str | None = "int8", include: Sequence[str] | None = None) -> None:
     """Weight-only block-wise quantization of the MatMuls (MatMulNBits), then of the embedding Gathers.
 
     accuracy_level 4 computes in int8 with activations quantized per block; 0 dequantizes the weights and computes
     in fp32. gather: None keeps the embeddings fp32, "int4" stores them 4-bit block-wise (GatherBlockQuantized
-    takes 4 bits only), "int8" per-tensor int8 (quantize_dynamic).
+    takes 4 bits only), "int8" per-tensor int8 (quantize_dynamic). include: only these MatMul nodes (default all).
     """
+    import logging
+
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
     from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
 
+    logging.getLogger("onnxruntime.quantization.matmul_nbits_quantizer").setLevel(logging.WARNING)
+
     def nbits(model: onnx.ModelProto, b: int, op: str) -> onnx.ModelProto:
+        # nodes_to_include is ignored by the quantizer when op types are given: exclude the others instead
+        exclude = [n.name for n in model.graph.node if n.op_type == "MatMul" and n.name not in include] \
+            if include is not None and op == "MatMul" else None
         quant = MatMulNBitsQuantizer(model, bits=b, block_size=block_size, is_symmetric=True,
                                      accuracy_level=accuracy_level, op_types_to_quantize=(op,),
-                                     quant_axes=(("MatMul", 0), ("Gather", 1)))
+                                     quant_axes=(("MatMul", 0), ("Gather", 1)), nodes_to_exclude=exclude)
         quant.process()
         return quant.model.model
 

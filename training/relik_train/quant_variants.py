@@ -8,6 +8,7 @@ quantization check). Prints and writes a JSON table: F1 at the bundle's threshol
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
 import re
@@ -20,7 +21,8 @@ from onnxruntime.quantization import QuantType, quantize_dynamic
 
 from .export import export_onnx, quantize_blockwise
 from .quant_check import OnnxReader
-from .requantize import load_reader, relation_windows
+from .requantize import calibration_batches, load_reader, relation_windows
+from .smoothquant import calibrate_and_smooth
 from .train_reader import ReaderTrainConfig, evaluate_reader
 
 
@@ -41,8 +43,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--data-root", required=True)
     ap.add_argument("--dev", default="conll04/processed/conll04_dev.relik.jsonl")
     ap.add_argument("--test", default="conll04/processed/conll04_test.relik.jsonl")
+    ap.add_argument("--train", default="conll04/processed/conll04_train.relik.jsonl", help="calibration windows")
     ap.add_argument("--out", default=None)
-    ap.add_argument("--only", default=None, help="run only the variants whose name contains this text (fp32 always)")
+    ap.add_argument("--only", default=None, help="run only the variants whose name matches this regular expression (fp32 always)")
     args = ap.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -53,6 +56,7 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"quant_variants: only re bundles are supported, got task {manifest['task']!r}")
     splits = {name: relation_windows(bundle, manifest, Path(args.data_root) / rel)
               for name, rel in (("dev", args.dev), ("test", args.test))}
+    calibration = calibration_batches(builder, relation_windows(bundle, manifest, Path(args.data_root) / args.train))
     threshold = rd["relationThreshold"]
     sweep = ReaderTrainConfig().threshold_sweep
 
@@ -90,12 +94,33 @@ def main(argv: list[str] | None = None) -> None:
             "4-bit block-wise MatMul+Gather, block 32, int8 compute": (4, 32, 4, "int4"),
         }
         variants.update({k: None for k in blockwise})
+        smoothed = {f"int8 MatMul+Gather per-tensor, smoothed alpha {a}": a for a in (0.25, 0.4, 0.5, 0.75)}
+        variants.update({k: None for k in smoothed})
+        # smoothing for the MatMuls fed by LayerNorm outputs / attention context, 8-bit block-wise for the FFN
+        # output (its input, the GeLU output, is the one smoothing cannot flatten)
+        smoothed_ffn_block = "int8 per-tensor smoothed alpha 0.5, FFN output 8-bit block-wise"
+        variants[smoothed_ffn_block] = None
         if args.only:
-            variants = {k: v for k, v in variants.items() if k == "fp32" or args.only in k}
+            variants = {k: v for k, v in variants.items() if k == "fp32" or re.search(args.only, k)}
         for name, kwargs in variants.items():
             path = fp32 if kwargs is None and name not in blockwise else Path(tmp) / f"v{len(table['variants'])}.onnx"
             if name in blockwise:
                 quantize_blockwise(fp32, path, *blockwise[name])
+            elif name == smoothed_ffn_block:
+                smooth = copy.deepcopy(model)
+                calibrate_and_smooth(smooth, calibration, 0.5)
+                export_onnx(smooth, Path(tmp) / "smooth.onnx", ["start_logit", "features"])
+                ffn_out = matmuls(Path(tmp) / "smooth.onnx", r"layer\.\d+/output/dense")
+                quantize_blockwise(Path(tmp) / "smooth.onnx", Path(tmp) / "ffn.onnx", gather=None,
+                                   include=ffn_out)
+                quantize_dynamic(str(Path(tmp) / "ffn.onnx"), str(path), weight_type=QuantType.QInt8,
+                                 op_types_to_quantize=["MatMul", "Gather"], per_channel=False)
+            elif name in smoothed:
+                smooth = copy.deepcopy(model)
+                calibrate_and_smooth(smooth, calibration, smoothed[name])
+                export_onnx(smooth, Path(tmp) / "smooth.onnx", ["start_logit", "features"])
+                quantize_dynamic(str(Path(tmp) / "smooth.onnx"), str(path), weight_type=QuantType.QInt8,
+                                 op_types_to_quantize=["MatMul", "Gather"], per_channel=False)
             elif kwargs is not None:
                 quantize_dynamic(str(fp32), str(path), weight_type=QuantType.QInt8, **kwargs)
             result = score(OnnxReader(path, model))

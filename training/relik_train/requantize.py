@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import tempfile
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from .export import QUANT_SCHEMES, export_component
 from .quant_check import quantization_check
 from .reader import ReaderModel, load_encoder
 from .reader_input import Candidate, ReaderInputBuilder
-from .retriever import RetrieverModel
+from .retriever import RetrieverModel, pad_batch
 from .tokenization import SpecialIds, load_tokenizer, query_ids
 from .train_reader import ReaderTrainConfig
 
@@ -56,6 +57,16 @@ def relation_windows(bundle: Path, manifest: dict, file: Path) -> list[ReaderExa
         ex.triplets = [(a, rid[r], b) for a, r, b in ex.triplets if r in rid]
         ex.relation_candidates = [Candidate(r["id"], r["title"]) for r in relations]
     return windows
+
+
+def calibration_batches(builder: ReaderInputBuilder, windows: list[ReaderExample], count: int = 256,
+                        batch_size: int = 16, seed: int = 0) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Reader inputs of `count` random windows (with their candidates), padded in batches: calibration data."""
+    rng = random.Random(seed)
+    chosen = rng.sample(windows, min(count, len(windows)))
+    seqs = [p.input_ids for ex in chosen
+            for p in builder.build(ex.words, ex.entity_candidates, ex.relation_candidates).patches]
+    return [pad_batch(seqs[i:i + batch_size], builder.sp.pad) for i in range(0, len(seqs), batch_size)]
 
 
 def main(argv: list[str] | None = None) -> None:
