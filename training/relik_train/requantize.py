@@ -36,8 +36,9 @@ def load_reader(bundle: Path, checkpoint: Path, base_model: Path) -> tuple[Reade
     """The bundle's reader as a PyTorch model (weights from the build checkpoint), its input builder, relik.json."""
     manifest = json.loads((bundle / "relik.json").read_text(encoding="utf-8"))
     rd = manifest["reader"]
-    tok = load_tokenizer(bundle / rd.get("dir", "reader"))
-    head_dim = int(manifest.get("training", {}).get("config", {}).get("reader", {}).get("headDim", 256))
+    reader_dir = bundle / rd.get("dir", "reader")
+    tok = load_tokenizer(reader_dir)
+    head_dim = int(json.loads((reader_dir / "heads.json").read_text(encoding="utf-8"))["headDim"])
     model = ReaderModel(load_encoder(base_model, tok.get_vocab_size()), manifest["task"], head_dim)
     model.load_state_dict(torch.load(checkpoint, map_location="cpu", weights_only=False)["model"])
     model.eval()

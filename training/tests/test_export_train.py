@@ -7,7 +7,7 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from relik_train import fixtures, tiny
+from relik_train import fixtures, requantize, tiny
 from relik_train.bundle import BundleSpec, write_bundle
 from relik_train.decode import HeadParams, decode_window
 from relik_train.export import compare, export_component, quantize
@@ -92,6 +92,21 @@ def test_tiny_train_export_reload_cie(tmp_path):
     a = decode_window("cie", inp.patches, outs, hp)
     b = decode_window("cie", inp.patches, touts, hp)
     assert [(s.start, s.end, s.label) for s in a[0]] == [(s.start, s.end, s.label) for s in b[0]]
+    # requantize: the fp32 bundle's graphs rebuilt from the checkpoints as int8-block, relik.json updated
+    base = tmp_path / "base"
+    fixtures.tiny_encoder(TOK.get_vocab_size(), 0).save_pretrained(base)
+    torch.save(retr.state_dict(), tmp_path / "work" / "retriever.pt")
+    requantize.main(["--bundle", str(out), "--work", str(tmp_path / "work"), "--base-model", str(base),
+                     "--scheme", "int8-block"])
+    manifest = json.loads((out / "relik.json").read_text())
+    assert manifest["quantization"] == {"reader": "int8-block", "retriever": "int8-block"}
+    assert manifest["training"]["export"]["reader"]["quantization"] == "int8-block"
+    for part in ("reader", "retriever"):
+        ops = {n.op_type for n in onnx.load(str(out / part / "model.onnx")).graph.node}
+        assert "MatMulNBits" in ops, part
+    sess = ort.InferenceSession(str(out / "reader" / "model.onnx"), providers=["CPUExecutionProvider"])
+    qsl, _ = sess.run(None, {"input_ids": ids.numpy(), "attention_mask": mask.numpy()})
+    assert np.abs(qsl - tsl.numpy()).max() < 0.5
 
 
 def test_golden_fixtures_consistent():
