@@ -35,8 +35,9 @@ def export_onnx(model: nn.Module, path: Path, output_names: Sequence[str], examp
 
 
 # Quantization schemes of exported graphs (relik.json "quantization"):
-#   int8-block   : MatMul weights 8-bit block-wise (MatMulNBits, blocks of 128 along K, int8 compute with the
-#                  activations quantized per block), embedding Gather int8 per-tensor. Keeps fp32 accuracy (RESULTS.md).
+#   int8-block   : MatMul weights 8-bit block-wise (MatMulNBits, blocks of 128 along K; accuracy level 4 asks for
+#                  int8 compute, but onnxruntime 1.30/1.32 on x86 run 8 bits at about fp32 speed), embedding Gather
+#                  int8 per-tensor. Keeps fp32 accuracy at a quarter of the size (docs/RESULTS.md).
 #   int8-dynamic : MatMul weights int8 per-tensor, activations quantized per tensor at run time (quantize_dynamic);
 #                  the first scheme shipped, 2.4-2.7 F1 below fp32 on CoNLL04 test.
 QUANT_SCHEMES = ("int8-block", "int8-dynamic")
@@ -46,8 +47,8 @@ def quantize_blockwise(src: Path, dst: Path, bits: int = 8, block_size: int = 12
                        gather: str | None = "int8", include: Sequence[str] | None = None) -> None:
     """Weight-only block-wise quantization of the MatMuls (MatMulNBits), then of the embedding Gathers.
 
-    accuracy_level 4 computes in int8 with activations quantized per block; 0 dequantizes the weights and computes
-    in fp32. gather: None keeps the embeddings fp32, "int4" stores them 4-bit block-wise (GatherBlockQuantized
+    accuracy_level 4 asks for int8 compute with activations quantized per block; 0 dequantizes the weights and
+    computes in fp32. gather: None keeps the embeddings fp32, "int4" stores them 4-bit block-wise (GatherBlockQuantized
     takes 4 bits only), "int8" per-tensor int8 (quantize_dynamic). include: only these MatMul nodes (default all).
     """
     import logging

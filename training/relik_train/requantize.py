@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from .data import read_re, window_docs
+from .data import read_casrel, read_re, window_docs
 from .examples import ReaderExample
 from .export import QUANT_SCHEMES, export_component
 from .quant_check import quantization_check
@@ -48,12 +48,15 @@ def load_reader(bundle: Path, checkpoint: Path, base_model: Path) -> tuple[Reade
 
 
 def relation_windows(bundle: Path, manifest: dict, file: Path) -> list[ReaderExample]:
-    """RE windows of a ReLiK RE file with the bundle's relation set as candidates (triplets outside it dropped)."""
+    """RE windows of a data file of the bundle's training config kind (ReLiK RE jsonl, or CasRel JSON for
+    `data.kind: casrel`) with the bundle's relation set as candidates (triplets outside it dropped)."""
     rel_dir = bundle / manifest["relations"]["index"]
     relations = [json.loads(line) for line in (rel_dir / "passages.jsonl").read_text(encoding="utf-8").splitlines()
                  if line.strip()]
     rid = {r["title"]: r["id"] for r in relations}
-    windows = window_docs(read_re(file), manifest["windows"]["size"], manifest["windows"]["stride"])
+    kind = manifest.get("training", {}).get("config", {}).get("data", {}).get("kind")
+    docs = read_casrel(file) if kind == "casrel" else read_re(file)
+    windows = window_docs(docs, manifest["windows"]["size"], manifest["windows"]["stride"])
     for ex in windows:
         ex.triplets = [(a, rid[r], b) for a, r, b in ex.triplets if r in rid]
         ex.relation_candidates = [Candidate(r["id"], r["title"]) for r in relations]
@@ -103,6 +106,7 @@ def main(argv: list[str] | None = None) -> None:
     manifest["quantization"] = {"reader": q_name, **({"retriever": q_name} if manifest["task"] != "re" else {})}
     training = manifest.setdefault("training", {})
     training.setdefault("export", {}).update(reports)
+    training.pop("quantizationCheck", None)  # it described the graph just replaced
     print(json.dumps({"export": reports}), flush=True)
     data = manifest.get("training", {}).get("config", {}).get("data", {})
     if manifest["task"] == "re" and scheme is not None and args.data_root and data.get("dev"):
