@@ -3,8 +3,8 @@
 The build's checkpoints (work/reader.pt, work/retriever.pt) are rebuilt into PyTorch models, exported in fp32
 (verified against torch), quantized with `--scheme` (export.QUANT_SCHEMES, or fp32) and put in place of
 reader/model.onnx and retriever/model.onnx. The entity index is kept: the retriever's fp32 weights, which embedded
-it, do not change. For RE bundles the int8-vs-fp32 check is rerun on the config's dev and test files and written
-to relik.json (training.quantizationCheck), as a build does.
+it, do not change. For RE bundles, given --data-root, the int8-vs-fp32 check is rerun on the config's dev and test
+files and written to relik.json (training.quantizationCheck), as a build does; otherwise the old check is removed.
 """
 
 from __future__ import annotations
