@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import functools
 import json
 import os
 import re
@@ -56,7 +57,10 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"quant_variants: only re bundles are supported, got task {manifest['task']!r}")
     splits = {name: relation_windows(bundle, manifest, Path(args.data_root) / rel)
               for name, rel in (("dev", args.dev), ("test", args.test))}
-    calibration = calibration_batches(builder, relation_windows(bundle, manifest, Path(args.data_root) / args.train))
+    @functools.cache
+    def calibration() -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Calibration batches from the training windows, built only when a smoothed variant runs."""
+        return calibration_batches(builder, relation_windows(bundle, manifest, Path(args.data_root) / args.train))
     threshold = rd["relationThreshold"]
     sweep = ReaderTrainConfig().threshold_sweep
 
@@ -94,32 +98,28 @@ def main(argv: list[str] | None = None) -> None:
             "4-bit block-wise MatMul+Gather, block 32, int8 compute": (4, 32, 4, "int4"),
         }
         variants.update({k: None for k in blockwise})
-        smoothed = {f"int8 MatMul+Gather per-tensor, smoothed alpha {a}": a for a in (0.25, 0.4, 0.5, 0.75)}
+        # name -> (alpha, FFN output 8-bit block-wise): smoothing for the MatMuls fed by LayerNorm outputs /
+        # attention context; the FFN output's input (the GeLU output) is the one smoothing cannot flatten
+        smoothed = {f"int8 MatMul+Gather per-tensor, smoothed alpha {a}": (a, False) for a in (0.25, 0.4, 0.5, 0.75)}
+        smoothed["int8 per-tensor smoothed alpha 0.5, FFN output 8-bit block-wise"] = (0.5, True)
         variants.update({k: None for k in smoothed})
-        # smoothing for the MatMuls fed by LayerNorm outputs / attention context, 8-bit block-wise for the FFN
-        # output (its input, the GeLU output, is the one smoothing cannot flatten)
-        smoothed_ffn_block = "int8 per-tensor smoothed alpha 0.5, FFN output 8-bit block-wise"
-        variants[smoothed_ffn_block] = None
         if args.only:
             variants = {k: v for k, v in variants.items() if k == "fp32" or re.search(args.only, k)}
         for name, kwargs in variants.items():
             path = fp32 if kwargs is None and name not in blockwise else Path(tmp) / f"v{len(table['variants'])}.onnx"
             if name in blockwise:
                 quantize_blockwise(fp32, path, *blockwise[name])
-            elif name == smoothed_ffn_block:
-                smooth = copy.deepcopy(model)
-                calibrate_and_smooth(smooth, calibration, 0.5)
-                export_onnx(smooth, Path(tmp) / "smooth.onnx", ["start_logit", "features"])
-                ffn_out = matmuls(Path(tmp) / "smooth.onnx", r"layer\.\d+/output/dense")
-                quantize_blockwise(Path(tmp) / "smooth.onnx", Path(tmp) / "ffn.onnx", gather=None,
-                                   include=ffn_out)
-                quantize_dynamic(str(Path(tmp) / "ffn.onnx"), str(path), weight_type=QuantType.QInt8,
-                                 op_types_to_quantize=["MatMul", "Gather"], per_channel=False)
             elif name in smoothed:
+                alpha, ffn_block = smoothed[name]
                 smooth = copy.deepcopy(model)
-                calibrate_and_smooth(smooth, calibration, smoothed[name])
-                export_onnx(smooth, Path(tmp) / "smooth.onnx", ["start_logit", "features"])
-                quantize_dynamic(str(Path(tmp) / "smooth.onnx"), str(path), weight_type=QuantType.QInt8,
+                calibrate_and_smooth(smooth, calibration(), alpha)
+                graph = Path(tmp) / "smooth.onnx"
+                export_onnx(smooth, graph, ["start_logit", "features"])
+                if ffn_block:
+                    ffn_out = matmuls(graph, r"layer\.\d+/output/dense")
+                    quantize_blockwise(graph, Path(tmp) / "ffn.onnx", gather=None, include=ffn_out)
+                    graph = Path(tmp) / "ffn.onnx"
+                quantize_dynamic(str(graph), str(path), weight_type=QuantType.QInt8,
                                  op_types_to_quantize=["MatMul", "Gather"], per_channel=False)
             elif kwargs is not None:
                 quantize_dynamic(str(fp32), str(path), weight_type=QuantType.QInt8, **kwargs)
