@@ -77,7 +77,12 @@ export class Relik {
       const index = await PassageIndex.load(join(root, settings.index));
       let retriever: Retriever | null = null;
       if (settings.retriever !== null) {
-        retriever = retrievers.get(settings.retriever) ?? (await Retriever.load(join(root, settings.retriever), manifest.retriever.maxQueryTokens, session));
+        const sharesReader = resolve(root, settings.retriever) === resolve(root, manifest.reader.dir);
+        retriever =
+          retrievers.get(settings.retriever) ??
+          (sharesReader
+            ? Retriever.sharing(reader.tokenizer, reader.session, manifest.retriever.maxQueryTokens)
+            : await Retriever.load(join(root, settings.retriever), manifest.retriever.maxQueryTokens, session));
         retrievers.set(settings.retriever, retriever);
         if (index.search === null) throw new BundleError('index has no embeddings but the bundle retrieves from it', join(root, settings.index, 'index.json'));
       }

@@ -17,12 +17,25 @@ export class Retriever {
     readonly tokenizer: SubwordTokenizer,
     private readonly session: ModelSession,
     readonly maxQueryTokens: number,
+    /** False when the session is the reader's (shared encoder): the reader releases it. */
+    private readonly ownsSession: boolean,
   ) {}
 
   static async load(dir: string, maxQueryTokens: number, options: SessionOptions): Promise<Retriever> {
     const tokenizer = await SubwordTokenizer.load(join(dir, 'tokenizer.json'));
     const session = await ModelSession.load(join(dir, 'model.onnx'), ['embedding'], options);
-    return new Retriever(tokenizer, session, maxQueryTokens);
+    return new Retriever(tokenizer, session, maxQueryTokens, true);
+  }
+
+  /**
+   * A retriever on another component's loaded graph (a bundle whose retriever is the reader's encoder: one
+   * graph with an "embedding" output besides the reader's). The graph is loaded, and held in memory, once.
+   */
+  static sharing(tokenizer: SubwordTokenizer, session: ModelSession, maxQueryTokens: number): Retriever {
+    if (!session.outputNames.includes('embedding')) {
+      throw new BundleError(`model has no output "embedding" for the retriever (outputs: ${session.outputNames.join(', ')})`, session.path);
+    }
+    return new Retriever(tokenizer, session, maxQueryTokens, false);
   }
 
   /** `[CLS] words [SEP] (topic [SEP])`, the words cut so the whole fits in `maxTokens`. */
@@ -61,6 +74,6 @@ export class Retriever {
   }
 
   async release(): Promise<void> {
-    await this.session.release();
+    if (this.ownsSession) await this.session.release();
   }
 }

@@ -65,7 +65,8 @@ export class Reader {
     readonly tokenizer: SubwordTokenizer,
     readonly vocabulary: ReaderVocabulary,
     readonly heads: HeadParameters,
-    private readonly session: ModelSession,
+    /** The reader graph; a bundle whose retriever is the reader's encoder also embeds queries with it. */
+    readonly session: ModelSession,
   ) {}
 
   static async load(dir: string, settings: ReaderSettings, needs: { el: boolean; re: boolean }, options: SessionOptions): Promise<Reader> {

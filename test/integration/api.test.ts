@@ -86,6 +86,40 @@ describe('Relik.annotate', () => {
   });
 });
 
+describe('a bundle whose retriever is the reader encoder (tiny-cie-shared)', () => {
+  it('retrieves with the reader graph: same candidates as a separately loaded retriever, one session', async () => {
+    const dir = join(fixtures, 'tiny-cie-shared');
+    const manifest = JSON.parse(await readFile(join(dir, 'relik.json'), 'utf8')) as { entities: { retriever: string }; reader: { dir: string } };
+    expect(manifest.entities.retriever).toBe(manifest.reader.dir);
+    const shared = await Relik.load(dir);
+    const text = 'Nikola Tesla works for Cyberdyne Systems in Vienna.';
+    const first = await shared.annotate(text, { returnCandidates: true, topK: 5 });
+    const candidates = first.windows?.[0]?.entityCandidates ?? [];
+    expect(candidates).toHaveLength(5);
+    for (let i = 1; i < candidates.length; i++) expect(candidates[i - 1]!.score).toBeGreaterThanOrEqual(candidates[i]!.score);
+    // Closing releases the one graph once; a second load of the same folder still works.
+    await shared.close();
+    const again = await Relik.load(dir);
+    try {
+      expect(await again.annotate(text, { returnCandidates: true, topK: 5 })).toEqual(first);
+    } finally {
+      await again.close();
+    }
+  });
+
+  it('names the missing output when the shared graph has no "embedding"', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'relik-shared-'));
+    try {
+      await cp(join(fixtures, 'tiny-cie-shared'), dir, { recursive: true });
+      // the reader graph of tiny-cie has only the reader outputs
+      await cp(join(fixtures, 'tiny-cie', 'reader', 'model.onnx'), join(dir, 'reader', 'model.onnx'));
+      await expect(Relik.load(dir)).rejects.toThrow(/no output "embedding"/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('Relik.load', () => {
   let dir: string;
   beforeAll(async () => {

@@ -54,7 +54,7 @@ function maxAbsDiff(a: ArrayLike<number>, b: readonly number[]): number {
   return max;
 }
 
-for (const name of ['tiny-el', 'tiny-re', 'tiny-cie']) {
+for (const name of ['tiny-el', 'tiny-re', 'tiny-cie', 'tiny-cie-shared']) {
   describe(`parity with PyTorch: ${name}`, () => {
     const golden = JSON.parse(readFileSync(goldenPath(name), 'utf8')) as Golden;
     let manifest: BundleManifest;
@@ -118,7 +118,8 @@ for (const name of ['tiny-el', 'tiny-re', 'tiny-cie']) {
       const queries = golden.retriever.queries;
       it('retriever: same query ids, embeddings and top passages', async () => {
         const dir = bundleDir(name);
-        const retriever = await Retriever.load(join(dir, 'retriever'), golden.retriever?.maxQueryTokens ?? 64, {});
+        // tiny-cie-shared: the manifest names the reader folder (one graph with the reader outputs and "embedding")
+        const retriever = await Retriever.load(join(dir, manifest.entities?.retriever ?? 'retriever'), golden.retriever?.maxQueryTokens ?? 64, {});
         const index = await PassageIndex.load(join(dir, 'index', 'entities'));
         try {
           for (const q of queries) {

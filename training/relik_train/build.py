@@ -27,10 +27,11 @@ from .reader_input import Candidate, ReaderInputBuilder
 from .quant_check import quantization_check
 from .retriever import (RetrieverExample, RetrieverModel, RetrieverTrainConfig, embed, top_k, train_retriever)
 from .tokenization import SpecialIds, add_markers, load_tokenizer, passage_ids, query_ids
-from .train_reader import ReaderTrainConfig, evaluate_reader, train_reader
+from .train_reader import JointRetrieval, ReaderTrainConfig, evaluate_reader, train_reader
 
 TASKS = ("el", "re", "cie")
 DATA_KINDS = ("conll04", "casrel", "aida", "rebel")
+LABEL_KINDS = ("el", "re")
 
 
 def resolve_model_dir(spec: str) -> Path:
@@ -77,13 +78,43 @@ class Logger:
             print(json.dumps(rec)[:400], flush=True)
 
 
-def load_docs(cfg: dict, report: AlignReport, kb: list[dict] | None):
-    kind = get(cfg, "data.kind", kinds=(str,))
+def data_sources(cfg: dict) -> list[dict]:
+    """The datasets to train on: `data` itself, or with data.kind "mix" each of data.sources, e.g.
+    {"kind": "aida", "train": ..., "dev": ..., "labels": ["el"]} + {"kind": "conll04", ..., "labels": ["re"],
+    "repeat": 3}. labels: the gold a source carries besides mentions (default both); repeat: copies per epoch."""
+    data = get(cfg, "data", kinds=(dict,))
+    if data.get("kind") != "mix":
+        return [{**data, "labels": list(LABEL_KINDS), "repeat": 1, "path": "data"}]
+    sources = get(cfg, "data.sources", kinds=(list,))
+    if not sources:
+        raise ConfigError("data.sources", "must name at least one dataset")
+    out = []
+    for i, src in enumerate(sources):
+        path = f"data.sources[{i}]"
+        if not isinstance(src, dict):
+            raise ConfigError(path, f"expected an object, got {type(src).__name__}")
+        labels = src.get("labels", list(LABEL_KINDS))
+        if not isinstance(labels, list) or any(lab not in LABEL_KINDS for lab in labels):
+            raise ConfigError(f"{path}.labels", f"must be a list of {LABEL_KINDS}, got {labels!r}")
+        repeat = src.get("repeat", 1)
+        if not isinstance(repeat, int) or repeat < 1:
+            raise ConfigError(f"{path}.repeat", f"must be an integer >= 1, got {repeat!r}")
+        out.append({"root": data.get("root"), "maxDocs": data.get("maxDocs"), **src, "labels": labels,
+                    "repeat": repeat, "path": path})
+    return out
+
+
+def load_docs(src: dict, report: AlignReport, kb: list[dict] | None):
+    """(train docs, dev docs) of one source of data_sources."""
+    kind = src.get("kind")
     if kind not in DATA_KINDS:
-        raise ConfigError("data.kind", f"must be one of {DATA_KINDS}, got {kind!r}")
-    root = Path(os.path.expandvars(get(cfg, "data.root", "/work/shared/data")))
-    limit = get(cfg, "data.maxDocs", None)
-    train_f, dev_f = get(cfg, "data.train", kinds=(str,)), get(cfg, "data.dev", kinds=(str,))
+        raise ConfigError(f"{src['path']}.kind", f"must be one of {DATA_KINDS}, got {kind!r}")
+    root = Path(os.path.expandvars(src.get("root") or "/work/shared/data"))
+    limit = src.get("maxDocs")
+    train_f, dev_f = src.get("train"), src.get("dev")
+    for name, value in (("train", train_f), ("dev", dev_f)):
+        if not isinstance(value, str):
+            raise ConfigError(f"{src['path']}.{name}", f"expected a file path, got {value!r}")
     if kind == "conll04":
         tr, dv = read_re(root / train_f), read_re(root / dev_f)
     elif kind == "casrel":
@@ -156,10 +187,21 @@ def main(argv: Sequence[str] | None = None) -> None:
     report = AlignReport()
     kb = (read_kb(Path(os.path.expandvars(get(cfg, "kb.path"))), get(cfg, "kb.limit", None),
                   get(cfg, "kb.idField", "title")) if task != "re" else None)
-    train_docs, dev_docs = load_docs(cfg, report, kb)
     title_to_id = {e["title"]: e["id"] for e in kb} if kb else None
-    train = window_docs(train_docs, size, stride, title_to_id, report)
-    dev = window_docs(dev_docs, size, stride, title_to_id, report)
+    strategy = get(cfg, "windows.strategy", "words")
+    train: list[ReaderExample] = []
+    dev: list[ReaderExample] = []
+    repeats: list[tuple[int, int, int]] = []  # (first, end) train windows of a source, copies per epoch
+    for src in data_sources(cfg):
+        train_docs, dev_docs = load_docs(src, report, kb)
+        links = title_to_id if "el" in src["labels"] else None
+        first = len(train)
+        for windows, docs in ((train, train_docs), (dev, dev_docs)):
+            part = window_docs(docs, size, stride, links, report, strategy)
+            for ex in part:
+                ex.labels_el, ex.labels_re = "el" in src["labels"], "re" in src["labels"]
+            windows.extend(part)
+        repeats.append((first, len(train), src["repeat"]))
     log({"event": "data", **report.as_dict(), "train_windows": len(train), "dev_windows": len(dev)})
     # relations: the closed set, most frequent first (capped at the relation markers)
     relations = None
@@ -180,7 +222,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         log({"event": "relations", "count": len(relations), "triplets_outside_relation_set": dropped})
     retriever = None
     metrics: dict = {}
-    if task in ("el", "cie"):
+    shared = bool(get(cfg, "retriever.shared", False))
+    if shared and task == "re":
+        raise ConfigError("retriever.shared", "needs an entity task (el or cie): task 're' has no retriever")
+    if task in ("el", "cie") and not shared:
         retriever, metrics["retriever"] = build_retriever(cfg, model_dir, base_tok, kb, train, dev, device, seed,
                                                           work, log)
     # reader
@@ -188,6 +233,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     reader_tok = add_markers(base_tok, n_ent if task != "re" else 0, n_rel if task != "el" else 0)
     enc = load_encoder(model_dir, reader_tok.get_vocab_size())
     model = ReaderModel(enc, task, int(get(cfg, "reader.headDim", 256)))
+    joint = None
+    if shared:
+        retriever, joint = joint_retrieval(cfg, model, reader_tok, kb, train, dev, device, log, metrics)
+    train = [ex for first, end, copies in repeats for _ in range(copies) for ex in train[first:end]]
     builder = ReaderInputBuilder(reader_tok, task, int(get(cfg, "reader.maxLength", 512)),
                                  int(get(cfg, "reader.maxCandidateTokens", 22)), max(n_ent, 2), max(n_rel, 1))
     rc = get(cfg, "reader", {})
@@ -200,8 +249,11 @@ def main(argv: Sequence[str] | None = None) -> None:
                              loss_weights=LossWeights(**rc.get("lossWeights", {})),
                              max_minutes=args.max_minutes if args.max_minutes is not None else rc.get("maxMinutes"),
                              relation_sample=rc.get("relationSample"))
-    metrics["reader"] = train_reader(model, builder, train, tcfg, device, seed, log, work / "reader.pt", dev, amp)
+    metrics["reader"] = train_reader(model, builder, train, tcfg, device, seed, log, work / "reader.pt", dev, amp,
+                                     joint)
     if not metrics["reader"] and dev:
+        if joint is not None:  # resumed after the last step: the windows have no candidates yet
+            joint.refresh()
         metrics["reader"] = evaluate_reader(model, builder, dev, device, tcfg.threshold_sweep)
     threshold = float(metrics["reader"].get("relationThreshold", 0.5))
     spec = BundleSpec(name=get(cfg, "name", kinds=(str,)), task=task, window_size=size, window_stride=stride,
@@ -213,13 +265,14 @@ def main(argv: Sequence[str] | None = None) -> None:
                       max_query_tokens=int(get(cfg, "retriever.maxQueryTokens", 256)),
                       max_passage_tokens=int(get(cfg, "retriever.maxPassageTokens", 64)),
                       ends_per_start=get(cfg, "reader.endsPerStart", "one"), relation_threshold=threshold,
-                      index_dtype=get(cfg, "export.indexDtype", "float16"),
+                      index_dtype=get(cfg, "export.indexDtype", "float16"), shared_encoder=shared,
                       quantize=quant_scheme(get(cfg, "export.quantize", True)),
                       training={"config": cfg, "devMetrics": metrics, "data": report.as_dict(), "seed": seed,
                                 "baseModel": str(model_dir)})
     kb_rows = [{"id": e["id"], "title": e["title"], "text": e["text"]} for e in kb] if kb else None
     rep = write_bundle(out, spec, model.cpu().float(), reader_tok, retriever.cpu().float() if retriever else None,
-                       base_tok if retriever else None, kb_rows, relations, [ex.words for ex in dev[:4] or train[:4]])
+                       (reader_tok if shared else base_tok) if retriever else None, kb_rows, relations,
+                       [ex.words for ex in dev[:4] or train[:4]])
     log({"event": "exported", "out": str(out), "export": rep})
     if spec.quantize and task != "cie":
         # int8 vs fp32 on the same windows (dev, and the test split when the config names one).
@@ -240,6 +293,58 @@ def main(argv: Sequence[str] | None = None) -> None:
             k: {m: v[m] for m in ("fp32", "int8", "delta")} for k, v in check.items()}
         manifest_path.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
         log({"event": "quantization check", **check})
+
+
+def joint_retrieval(cfg: dict, reader: ReaderModel, tok, kb: list[dict], train: list[ReaderExample],
+                    dev: list[ReaderExample], device: torch.device, log: Callable[[dict], None],
+                    metrics: dict) -> tuple[RetrieverModel, JointRetrieval]:
+    """retriever.shared: the retriever is the reader's encoder (+ mean pooling, projection, LayerNorm), trained in
+    the reader loop; its refresh fills the windows' entity candidates like build_retriever does."""
+    rc = get(cfg, "retriever", {})
+    model = RetrieverModel(reader.encoder, layer_norm=bool(rc.get("layerNorm", True)), dim=rc.get("dim"))
+    q_max, p_max, k = int(rc.get("maxQueryTokens", 256)), int(rc.get("maxPassageTokens", 64)), int(rc.get("topK", 100))
+    n_hard = int(rc.get("hardNegatives", 4))
+    pad = SpecialIds(tok).pad
+    row = {e["id"]: i for i, e in enumerate(kb)}
+    passages = [passage_ids(tok, e["text"], p_max) for e in kb]
+    queries = {id(ex): query_ids(tok, ex.words, q_max) for ex in train + dev}
+    questions = [(ex, RetrieverExample(queries[id(ex)], sorted({row[i] for _, _, i in ex.spans if i})))
+                 for ex in train if ex.labels_el]
+    questions = [(ex, q) for ex, q in questions if q.positives]
+    ks = tuple(int(x) for x in rc.get("evalK", [1, 10, k]))
+
+    def refresh() -> list[list[int]]:
+        index = embed(model, passages, pad, 128, device)
+        hard: dict[int, list[int]] = {}
+        for windows, is_train in ((train, True), (dev, False)):
+            if not windows:
+                continue
+            ranked = top_k(embed(model, [queries[id(ex)] for ex in windows], pad, 64, device), index,
+                           max(k, n_hard + 8)).tolist()
+            golds = []
+            for ex, r in zip(windows, ranked):
+                gold_rows = {row[i] for _, _, i in ex.spans if i}
+                cands = [kb[i] for i in r[:k]]
+                if is_train:
+                    hard[id(ex)] = [i for i in r if i not in gold_rows][:n_hard]
+                    have = {c["id"] for c in cands}
+                    gold = [kb[row[i]] for _, _, i in ex.spans if i and i not in have]
+                    cands = (gold + cands)[:k] if gold else cands
+                elif ex.labels_el:
+                    golds.append((gold_rows, r))
+                ex.entity_candidates = [Candidate(c["id"], c["title"]) for c in cands]
+            if golds:
+                total = sum(len(g) for g, _ in golds)
+                recall = {f"recall@{n}": sum(len(g & set(r[:n])) for g, r in golds) / max(total, 1) for n in ks}
+                metrics["retriever"] = recall
+                log({"component": "retriever", "event": "refresh", "dev": recall})
+        return [hard[id(ex)] for ex, _ in questions]
+
+    joint = JointRetrieval(model, [q for _, q in questions], passages, pad, refresh,
+                           every=int(rc.get("every", 2)), batch_size=int(rc.get("batchSize", 16)),
+                           weight=float(rc.get("lossWeight", 1.0)), refresh_every=int(rc.get("refreshEvery", 1)))
+    log({"event": "joint retrieval", "questions": len(questions), "passages": len(passages), "dim": model.dim})
+    return model, joint
 
 
 def build_retriever(cfg: dict, model_dir: Path, tok, kb: list[dict], train: list[ReaderExample],

@@ -8,12 +8,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
+import torch
+import torch.nn as nn
 from tokenizers import Tokenizer
 
-from .export import export_component, producer, write_index
+from .export import embed_onnx, export_component, producer, write_index
 from .reader import ReaderModel
 from .reader_input import ReaderInputBuilder
-from .retriever import RetrieverModel, embed
+from .retriever import RetrieverModel
 from .tokenization import SpecialIds, passage_ids, query_ids, save_tokenizer
 
 
@@ -39,6 +41,25 @@ class BundleSpec:
     training: dict = field(default_factory=dict)
     # "words" (fixed word windows) or "sentences" (a model trained on single sentences, e.g. CoNLL04)
     window_strategy: str = "words"
+    # the retriever is the reader's encoder: one graph with the reader outputs and "embedding" (entities.retriever
+    # names the reader folder)
+    shared_encoder: bool = False
+
+
+class SharedEncoderGraph(nn.Module):
+    """Reader and retriever on one encoder pass: (start_logit, features, embedding)."""
+
+    def __init__(self, reader: ReaderModel, retriever: RetrieverModel) -> None:
+        super().__init__()
+        if retriever.encoder is not reader.encoder:
+            raise ValueError("SharedEncoderGraph: the retriever must use the reader's encoder")
+        self.reader = reader
+        self.retriever = retriever
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor):
+        x = self.reader.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        start, feats = self.reader.heads(x)
+        return start, feats, self.retriever.pool(x, attention_mask)
 
 
 def write_bundle(out: Path, spec: BundleSpec, reader: ReaderModel, reader_tok: Tokenizer,
@@ -58,8 +79,15 @@ def write_bundle(out: Path, spec: BundleSpec, reader: ReaderModel, reader_tok: T
     check = [p.input_ids for w in check_words for p in builder.build(w, ents, rels).patches][:8]
     (out / "reader").mkdir()
     save_tokenizer(reader_tok, out / "reader" / "tokenizer.json")
-    report["reader"] = export_component(reader.cpu(), out / "reader", ["start_logit", "features"], check,
-                                        builder.sp.pad, spec.quantize)
+    if spec.shared_encoder:
+        if retriever is None:
+            raise ValueError("write_bundle: shared_encoder needs the retriever that shares the reader's encoder")
+        report["reader"] = export_component(SharedEncoderGraph(reader.cpu(), retriever.cpu()), out / "reader",
+                                            ["start_logit", "features", "embedding"], check, builder.sp.pad,
+                                            spec.quantize)
+    else:
+        report["reader"] = export_component(reader.cpu(), out / "reader", ["start_logit", "features"], check,
+                                            builder.sp.pad, spec.quantize)
     (out / "reader" / "heads.json").write_text(json.dumps(reader.heads_json(), indent=1) + "\n", encoding="utf-8")
     manifest: dict = {
         "format": "relik-bundle", "formatVersion": 1, "name": spec.name, "task": spec.task,
@@ -68,16 +96,20 @@ def write_bundle(out: Path, spec: BundleSpec, reader: ReaderModel, reader_tok: T
     if spec.task in ("el", "cie"):
         if retriever is None or retriever_tok is None or entities is None:
             raise ValueError(f"write_bundle: task {spec.task} needs a retriever, its tokenizer and entities")
-        (out / "retriever").mkdir()
-        save_tokenizer(retriever_tok, out / "retriever" / "tokenizer.json")
         rsp = SpecialIds(retriever_tok)
-        qcheck = [query_ids(retriever_tok, w, spec.max_query_tokens) for w in check_words][:8]
-        report["retriever"] = export_component(retriever.cpu(), out / "retriever", ["embedding"], qcheck,
-                                               rsp.pad, spec.quantize)
+        if not spec.shared_encoder:
+            (out / "retriever").mkdir()
+            save_tokenizer(retriever_tok, out / "retriever" / "tokenizer.json")
+            qcheck = [query_ids(retriever_tok, w, spec.max_query_tokens) for w in check_words][:8]
+            report["retriever"] = export_component(retriever.cpu(), out / "retriever", ["embedding"], qcheck,
+                                                   rsp.pad, spec.quantize)
         seqs = [passage_ids(retriever_tok, e["text"], spec.max_passage_tokens) for e in entities]
-        emb = embed(retriever.cpu(), seqs, rsp.pad, 64, "cpu").numpy()
+        # the graph the runtime embeds queries with (quantized or not) embeds the passages too
+        graph = out / ("reader" if spec.shared_encoder else "retriever") / "model.onnx"
+        emb = embed_onnx(graph, seqs, rsp.pad, 64)
         write_index(out / "index" / "entities", entities, emb, spec.index_dtype, spec.max_passage_tokens)
-        manifest["entities"] = {"index": "index/entities", "retriever": "retriever", "topK": spec.entity_top_k,
+        manifest["entities"] = {"index": "index/entities", "retriever": "reader" if spec.shared_encoder else "retriever",
+                                "topK": spec.entity_top_k,
                                 "useDocTopic": False}
     if spec.task in ("re", "cie"):
         if relations is None:
@@ -92,6 +124,6 @@ def write_bundle(out: Path, spec: BundleSpec, reader: ReaderModel, reader_tok: T
     manifest["producer"] = producer()
     manifest["training"] = {**spec.training, "export": report}
     q = spec.quantize or "fp32"
-    manifest["quantization"] = {"reader": q, **({"retriever": q} if spec.task != "re" else {})}
+    manifest["quantization"] = {"reader": q, **({"retriever": q} if spec.task != "re" and not spec.shared_encoder else {})}
     (out / "relik.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return report

@@ -14,7 +14,7 @@ from typing import Any, Iterator
 
 from .errors import DataError
 from .examples import ReaderExample
-from .windows import make_windows
+from .windows import document_windows
 
 
 @dataclass
@@ -328,15 +328,15 @@ def read_kb(path: str | Path, limit: int | None = None, id_field: str = "title")
 
 
 def window_docs(docs: list[Doc], size: int, stride: int, title_to_id: dict[str, str] | None = None,
-                report: AlignReport | None = None) -> list[ReaderExample]:
-    """Split docs into windows; keep the gold spans / triplets that lie fully inside each window.
+                report: AlignReport | None = None, strategy: str = "words") -> list[ReaderExample]:
+    """Split docs into windows (windows.document_windows); keep the gold spans / triplets fully inside each.
 
     title_to_id maps span labels (EL titles) to KB ids; labels not in it (and --NME--) become None (NME).
     """
     out = []
     for doc in docs:
         covered: set[int] = set()
-        for ws, we in make_windows(len(doc.words), size, stride):
+        for ws, we in document_windows(doc.words, strategy, size, stride):
             local: dict[int, int] = {}
             spans = []
             for i, (s, e, lab) in enumerate(doc.spans):

@@ -19,6 +19,10 @@ class ReaderExample:
     relation_candidates: list[Candidate] = field(default_factory=list)
     doc_id: str = ""
     first_word: int = 0
+    # Which gold this window carries (a mixture of datasets: AIDA has links but no relations, CoNLL04 the reverse).
+    # An unlabeled kind adds no loss and no evaluation counts, instead of teaching "no link" / "no relation".
+    labels_el: bool = True
+    labels_re: bool = True
 
 
 @dataclass
@@ -68,4 +72,4 @@ def patch_target(ex: ReaderExample, patch: Patch, stats: AlignStats | None = Non
         elif stats and (i not in span_to_mention or j not in span_to_mention):
             stats.unaligned_triplets += 1
     return PatchTarget(patch.window_start, patch.window_end, mentions, list(patch.entity_positions), ent_targets,
-                       list(patch.relation_positions), sorted(set(triplets)))
+                       list(patch.relation_positions), sorted(set(triplets)), ex.labels_el, ex.labels_re)

@@ -40,7 +40,9 @@ def export_onnx(model: nn.Module, path: Path, output_names: Sequence[str], examp
 #                  int8 per-tensor. Keeps fp32 accuracy at a quarter of the size (docs/RESULTS.md).
 #   int8-dynamic : MatMul weights int8 per-tensor, activations quantized per tensor at run time (quantize_dynamic);
 #                  the first scheme shipped, 2.4-2.7 F1 below fp32 on CoNLL04 test.
-QUANT_SCHEMES = ("int8-block", "int8-dynamic")
+#   int8-block-emb4 : int8-block with the embedding table 4-bit block-wise (GatherBlockQuantized, blocks of 128):
+#                  the word-piece table is half of a MiniLM's weights; this keeps an EL + RE bundle within 30 MB.
+QUANT_SCHEMES = ("int8-block", "int8-dynamic", "int8-block-emb4")
 
 
 def quantize_blockwise(src: Path, dst: Path, bits: int = 8, block_size: int = 128, accuracy_level: int = 4,
@@ -83,8 +85,9 @@ def quantize(src: Path, dst: Path, scheme: str = "int8-block", quantize_embeddin
 
     if scheme not in QUANT_SCHEMES:
         raise ValueError(f"quantize: 'scheme' must be one of {', '.join(QUANT_SCHEMES)}, got {scheme!r}")
-    if scheme == "int8-block":
-        quantize_blockwise(src, dst, gather="int8" if quantize_embeddings else None)
+    if scheme in ("int8-block", "int8-block-emb4"):
+        quantize_blockwise(src, dst, gather=(None if not quantize_embeddings else
+                                             "int4" if scheme == "int8-block-emb4" else "int8"))
         return
     ops = ["MatMul", "Gather"] if quantize_embeddings else ["MatMul"]
     quantize_dynamic(str(src), str(dst), op_types_to_quantize=ops, per_channel=False,
@@ -106,8 +109,9 @@ def run_ort(path: Path, ids: torch.Tensor, mask: torch.Tensor) -> list[np.ndarra
                            "attention_mask": mask.cpu().numpy().astype(np.int64)})
 
 
-def compare(model: nn.Module, path: Path, ids: torch.Tensor, mask: torch.Tensor) -> list[float]:
-    """Max |ORT - torch| per output, over unmasked positions."""
+def compare(model: nn.Module, path: Path, ids: torch.Tensor, mask: torch.Tensor,
+            pooled: set[int] | None = None) -> list[float]:
+    """Max |ORT - torch| per output, over unmasked positions (outputs numbered in `pooled`, [B, D], everywhere)."""
     model = model.eval().cpu()
     with torch.no_grad():
         ref = model(ids.cpu(), mask.cpu())
@@ -115,18 +119,37 @@ def compare(model: nn.Module, path: Path, ids: torch.Tensor, mask: torch.Tensor)
     got = run_ort(path, ids, mask)
     out = []
     m = mask.cpu().numpy().astype(bool)
-    for r, g in zip(ref, got):
+    for k, (r, g) in enumerate(zip(ref, got)):
         r = r.numpy()
-        if r.ndim >= 2 and r.shape[:2] == m.shape:
+        if r.ndim >= 2 and r.shape[:2] == m.shape and (pooled is None or k not in pooled):
             out.append(float(np.abs(r[m] - g[m]).max()) if m.any() else 0.0)
         else:
             out.append(float(np.abs(r - g).max()))
     return out
 
 
-def verify(model: nn.Module, path: Path, ids: torch.Tensor, mask: torch.Tensor, atol: float) -> list[float]:
+def embed_onnx(path: Path, seqs: Sequence[Sequence[int]], pad_id: int, batch_size: int = 64) -> np.ndarray:
+    """The "embedding" output of an exported graph for many id sequences (length-sorted batches), in input order:
+    the index is built with the graph that embeds the queries at run time, quantization included."""
+    from .retriever import pad_batch
+
+    sess = ort_session(path)
+    order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))
+    out: np.ndarray | None = None
+    for b in range(0, len(order), batch_size):
+        idx = order[b: b + batch_size]
+        ids, mask = pad_batch([seqs[i] for i in idx], pad_id)
+        (emb,) = sess.run(["embedding"], {"input_ids": ids.numpy(), "attention_mask": mask.numpy()})
+        if out is None:
+            out = np.empty((len(seqs), emb.shape[1]), dtype=np.float32)
+        out[idx] = emb
+    return out if out is not None else np.empty((0, 0), dtype=np.float32)
+
+
+def verify(model: nn.Module, path: Path, ids: torch.Tensor, mask: torch.Tensor, atol: float,
+           pooled: set[int] | None = None) -> list[float]:
     """Raise when ORT differs from torch by more than atol on any output."""
-    diffs = compare(model, path, ids, mask)
+    diffs = compare(model, path, ids, mask, pooled)
     if max(diffs) > atol:
         raise RuntimeError(f"verify: ONNX '{path}' differs from torch by {max(diffs):.3g} > atol {atol}")
     return diffs
@@ -186,18 +209,19 @@ def export_component(model: nn.Module, out_dir: Path, output_names: Sequence[str
     fp32 = out_dir / "model.onnx"
     export_onnx(model, fp32, output_names)
     ids, mask = sample_inputs(check_seqs, pad_id)
-    report: dict = {"fp32MaxAbsDiff": verify(model, fp32, ids, mask, atol), "fp32Bytes": fp32.stat().st_size}
+    pooled = {k for k, name in enumerate(output_names) if name == "embedding"}
+    report: dict = {"fp32MaxAbsDiff": verify(model, fp32, ids, mask, atol, pooled), "fp32Bytes": fp32.stat().st_size}
     if scheme is not None:
         tmp = out_dir / "model.int8.onnx"
         report["quantization"] = scheme
         quantize(fp32, tmp, scheme, quantize_embeddings=True)
         try:
-            diffs = compare(model, tmp, ids, mask)
+            diffs = compare(model, tmp, ids, mask, pooled)
             report["int8QuantizedEmbeddings"] = True
         except Exception as err:  # Gather quantization unsupported for this graph: MatMul only
             report["int8GatherError"] = f"{type(err).__name__}: {err}"[:300]
             quantize(fp32, tmp, scheme, quantize_embeddings=False)
-            diffs = compare(model, tmp, ids, mask)
+            diffs = compare(model, tmp, ids, mask, pooled)
             report["int8QuantizedEmbeddings"] = False
         report["int8MaxAbsDiff"] = diffs
         report["int8Bytes"] = tmp.stat().st_size

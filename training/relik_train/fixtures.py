@@ -1,7 +1,7 @@
 """`python -m relik_train.fixtures`: tiny random-weight bundles + golden outputs for the TypeScript tests.
 
-Writes <root>/fixtures/bundles/tiny-{el,re,cie} (fp32 graphs, so PyTorch goldens apply) and
-<root>/fixtures/golden/tiny-{el,re,cie}.json. Deterministic (seeded).
+Writes <root>/fixtures/bundles/tiny-{el,re,cie,cie-shared} (fp32 graphs, so PyTorch goldens apply) and
+<root>/fixtures/golden/tiny-{el,re,cie,cie-shared}.json. Deterministic (seeded).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from .reader import ReaderModel
 from .reader_input import Candidate, ReaderInputBuilder
 from .retriever import RetrieverExample, RetrieverModel, RetrieverTrainConfig, pad_batch, train_retriever
 from .tokenization import SpecialIds, add_markers, passage_ids, query_ids, train_wordpiece
-from .train_reader import ReaderTrainConfig, evaluate_reader, train_reader
+from .train_reader import JointRetrieval, ReaderTrainConfig, evaluate_reader, train_reader
 
 SEED = 1234
 TINY = {"hidden": 32, "layers": 2, "heads": 2, "intermediate": 64, "positions": 128, "vocab": 320, "headDim": 16}
@@ -33,6 +33,9 @@ SPECS = {
     "el": dict(entity_markers=21, relation_markers=0, entity_top_k=20, relation_top_k=0, max_length=64),
     "re": dict(entity_markers=0, relation_markers=6, entity_top_k=0, relation_top_k=5, max_length=64),
     "cie": dict(entity_markers=11, relation_markers=6, entity_top_k=10, relation_top_k=5, max_length=96),
+    # cIE whose retriever is the reader's encoder (retriever.shared): one graph, a 16-dimension int8 index
+    "cie-shared": dict(entity_markers=11, relation_markers=6, entity_top_k=10, relation_top_k=5, max_length=96,
+                       task="cie", shared_dim=16),
 }
 CASES: dict[str, list[tuple[str, list[str]]]] = {
     "el": [("plain", "Marie Curie works for Acme Corporation in Paris .".split(" ")),
@@ -88,12 +91,14 @@ def train_tiny_retriever(tok: Tokenizer, entities: list[dict], seed: int) -> Ret
     return model.eval()
 
 
-def build_one(task: str, root: Path, base_tok: Tokenizer, retr: tuple[RetrieverModel, list[dict]] | None,
+def build_one(name: str, root: Path, base_tok: Tokenizer, retr: tuple[RetrieverModel, list[dict]] | None,
               steps: int) -> dict:
-    s = SPECS[task]
+    s = SPECS[name]
+    task = str(s.get("task", name))
     set_seed(SEED)
     reader_tok = add_markers(base_tok, s["entity_markers"], s["relation_markers"])
     model = ReaderModel(tiny_encoder(reader_tok.get_vocab_size(), SEED + 7), task, TINY["headDim"])
+    shared = RetrieverModel(model.encoder, layer_norm=True, dim=int(s["shared_dim"])) if "shared_dim" in s else None
     max_length = s["max_length"]
     builder = ReaderInputBuilder(reader_tok, task, max_length, 8, max(s["entity_markers"], 2),
                                  max(s["relation_markers"], 1))
@@ -104,7 +109,16 @@ def build_one(task: str, root: Path, base_tok: Tokenizer, retr: tuple[RetrieverM
     cfg = ReaderTrainConfig(steps=steps, lr=3e-3, head_lr=3e-3, tokens_per_batch=1024, max_batch_size=16,
                             eval_every=10 ** 9, checkpoint_every=10 ** 9)
     log: list[dict] = []
-    train_reader(model, builder, train, cfg, torch.device("cpu"), SEED, log.append)
+    joint = None
+    if shared is not None:
+        rows = {e["id"]: i for i, e in enumerate(tiny.kb())}
+        exs = [RetrieverExample(query_ids(reader_tok, ex.words, 64), sorted({rows[sp[2]] for sp in ex.spans}))
+               for ex in train]
+        passages = [passage_ids(reader_tok, e["text"], 64) for e in tiny.kb()]
+        # the synthetic windows carry their candidates: refresh only supplies (no) hard negatives
+        joint = JointRetrieval(shared, exs, passages, SpecialIds(reader_tok).pad, lambda: [[] for _ in exs],
+                               every=2, batch_size=16)
+    train_reader(model, builder, train, cfg, torch.device("cpu"), SEED, log.append, joint=joint)
     model.eval()
     threshold = 0.5
     dev_metrics: dict = {}
@@ -114,21 +128,25 @@ def build_one(task: str, root: Path, base_tok: Tokenizer, retr: tuple[RetrieverM
         threshold = float(dev_metrics["relationThreshold"])
     entities = tiny.kb()
     rels = tiny.relations()
-    spec = BundleSpec(name=f"relik-tiny-{task}", task=task, window_size=32, window_stride=16, max_length=max_length,
+    spec = BundleSpec(name=f"relik-tiny-{name}", task=task, window_size=32, window_stride=16, max_length=max_length,
                       max_candidate_tokens=8, entity_markers=s["entity_markers"], relation_markers=s["relation_markers"],
                       entity_top_k=s["entity_top_k"], relation_top_k=s["relation_top_k"], max_query_tokens=64,
-                      max_passage_tokens=64, ends_per_start="one", relation_threshold=threshold, index_dtype="float16",
-                      quantize=None,
+                      max_passage_tokens=64, ends_per_start="one", relation_threshold=threshold,
+                      index_dtype="int8" if shared is not None else "float16", quantize=None,
+                      shared_encoder=shared is not None,
                       training={"seed": SEED, "steps": steps, "encoder": TINY, "data": "relik_train.tiny synthetic",
                                 "finalLoss": log[-2].get("loss") if len(log) > 1 else None,
                                 "devMetrics": dev_metrics})
-    out = root / "fixtures" / "bundles" / f"tiny-{task}"
-    retriever, retr_tok = (retr[0], base_tok) if retr and task != "re" else (None, None)
+    out = root / "fixtures" / "bundles" / f"tiny-{name}"
+    if shared is not None:
+        retriever, retr_tok = shared.eval(), reader_tok
+    else:
+        retriever, retr_tok = (retr[0], base_tok) if retr and task != "re" else (None, None)
     kb_rows = [{"id": e["id"], "title": e["title"], "text": e["text"]} for e in entities]
     write_bundle(out, spec, model, reader_tok, retriever, retr_tok, kb_rows if task != "re" else None,
                  rels if task != "el" else None, [w for _, w in CASES[task]])
-    golden = make_golden(task, out, model, builder, retriever, base_tok, spec)
-    gpath = root / "fixtures" / "golden" / f"tiny-{task}.json"
+    golden = make_golden(task, out, model, builder, retriever, retr_tok or base_tok, spec, name)
+    gpath = root / "fixtures" / "golden" / f"tiny-{name}.json"
     gpath.parent.mkdir(parents=True, exist_ok=True)
     gpath.write_text(json.dumps(golden, ensure_ascii=False, separators=(",", ":")) + "\n", encoding="utf-8")
     return golden
@@ -136,22 +154,27 @@ def build_one(task: str, root: Path, base_tok: Tokenizer, retr: tuple[RetrieverM
 
 def load_index(out: Path) -> tuple[np.ndarray, list[dict]]:
     meta = json.loads((out / "index" / "entities" / "index.json").read_text())
-    emb = np.fromfile(out / "index" / "entities" / "embeddings.bin", dtype="<f2").reshape(meta["count"], meta["dim"])
+    d = out / "index" / "entities"
+    if meta["dtype"] == "int8":  # the runtime scores against the dequantized rows
+        q = np.fromfile(d / "embeddings.bin", dtype=np.int8).reshape(meta["count"], meta["dim"]).astype(np.float64)
+        emb = q * np.fromfile(d / "scales.bin", dtype="<f4").astype(np.float64)[:, None]
+    else:
+        emb = np.fromfile(d / "embeddings.bin", dtype="<f2").reshape(meta["count"], meta["dim"])
     passages = [json.loads(l) for l in (out / "index" / "entities" / "passages.jsonl").read_text().splitlines()]
     return emb.astype(np.float64), passages
 
 
 @torch.no_grad()
 def make_golden(task: str, out: Path, model: ReaderModel, builder: ReaderInputBuilder,
-                retriever: RetrieverModel | None, tok: Tokenizer, spec: BundleSpec) -> dict:
+                retriever: RetrieverModel | None, tok: Tokenizer, spec: BundleSpec, name: str) -> dict:
     heads = json.loads((out / "reader" / "heads.json").read_text())
     hp = HeadParams.from_heads_json(heads, spec.ends_per_start, spec.relation_threshold)
     rels = [Candidate(r["id"], r["title"]) for r in tiny.relations()][: spec.relation_top_k]
-    golden: dict = {"bundle": f"tiny-{task}", "task": task,
+    golden: dict = {"bundle": f"tiny-{name}", "task": task,
                     "notes": "inputIds/startLogit/features per patch (unpadded); spans [startWord, endWordExclusive, "
                              "label] sorted by (start, end); triplets [subjectSpanIdx, relationTitle, objectSpanIdx]; "
                              "floats rounded to 7 significant digits; entityCandidates are the retriever top-K "
-                             "(inner product against the float16 index, float64 math)",
+                             "(inner product against the float16 or dequantized int8 index, float64 math)",
                     "cases": []}
     emb_index, passages = load_index(out) if retriever is not None else (None, [])
     queries = []
@@ -203,7 +226,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--root", default=str(Path(__file__).resolve().parents[2]),
                     help="project root holding fixtures/ (default: the repository root)")
-    ap.add_argument("--tasks", default="el,re,cie", help="comma list of el, re, cie")
+    ap.add_argument("--tasks", default=",".join(SPECS), help=f"comma list of {', '.join(SPECS)}")
     ap.add_argument("--steps", type=int, default=800, help="reader training steps per tiny bundle")
     args = ap.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -212,11 +235,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
     bad = [t for t in tasks if t not in SPECS]
     if bad:
-        raise SystemExit(f"--tasks: unknown task(s) {bad}; allowed: el, re, cie")
+        raise SystemExit(f"--tasks: unknown task(s) {bad}; allowed: {', '.join(SPECS)}")
     set_seed(SEED)
     base_tok = train_wordpiece(tiny.corpus(SEED), TINY["vocab"])
     retr = None
-    if any(t != "re" for t in tasks):
+    if any(SPECS[t].get("task", t) != "re" and "shared_dim" not in SPECS[t] for t in tasks):
         set_seed(SEED)
         entities = [{"id": e["id"], "title": e["title"], "text": e["text"]} for e in tiny.kb()]
         retr = (train_tiny_retriever(base_tok, entities, SEED), entities)

@@ -56,7 +56,10 @@ class ReaderModel(nn.Module):
         return sum(size for _, size in self.layout.values())
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        x = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        return self.heads(self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state)
+
+    def heads(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(start_logit [B,L], features [B,L,F]) from the encoder's last hidden states."""
         start = self.start(x).squeeze(-1)
         feats = torch.cat([self.blocks[name](x) for name in LAYOUTS[self.task]], dim=-1)
         return start, feats
@@ -83,6 +86,8 @@ class PatchTarget:
     entity_targets: list[int] = field(default_factory=list)  # per mention: marker index (0 = NME)
     relation_positions: list[int] = field(default_factory=list)
     triplets: list[tuple[int, int, int]] = field(default_factory=list)  # (mention i, mention j, relation r)
+    el_labeled: bool = True  # False: the window has no gold links (no EL loss)
+    re_labeled: bool = True  # False: the window has no gold relations (no RE loss)
 
 
 @dataclass
@@ -121,10 +126,10 @@ def reader_loss(model: ReaderModel, start: torch.Tensor, feats: torch.Tensor, ta
         st = torch.tensor([m[0] for m in tg.mentions], device=device)
         en = torch.tensor([m[1] for m in tg.mentions], device=device)
         ent_pos = torch.tensor(tg.entity_positions, device=device) if tg.entity_positions else None
-        if model.task in ("el", "cie") and ent_pos is not None:
+        if model.task in ("el", "cie") and ent_pos is not None and tg.el_labeled:
             logits = el_logits(f, st, en, ent_pos)
             el_terms.append(F.cross_entropy(logits, torch.tensor(tg.entity_targets, device=device), reduction="sum"))
-        if model.task in ("re", "cie") and tg.relation_positions and len(tg.mentions) > 1:
+        if model.task in ("re", "cie") and tg.relation_positions and len(tg.mentions) > 1 and tg.re_labeled:
             rel_pos = torch.tensor(tg.relation_positions, device=device)
             logits = re_logits(f, st, en, rel_pos, model.relation_weight, model.relation_bias,
                                ent_pos if model.task == "cie" else None)
@@ -140,10 +145,10 @@ def reader_loss(model: ReaderModel, start: torch.Tensor, feats: torch.Tensor, ta
 
     n_tokens = sum(max(t.window_end - t.window_start, 0) for t in targets)
     n_starts = sum(len({m[0] for m in t.mentions}) for t in targets)
-    n_mentions = sum(len(t.mentions) for t in targets)
-    n_pairs = sum(len(t.mentions) * (len(t.mentions) - 1) for t in targets if len(t.mentions) > 1)
+    n_mentions = sum(len(t.mentions) for t in targets if t.el_labeled)
+    n_pairs = sum(len(t.mentions) * (len(t.mentions) - 1) for t in targets if len(t.mentions) > 1 and t.re_labeled)
     parts = {
-        "start": mean(start_terms, n_tokens) ,
+        "start": mean(start_terms, n_tokens),
         "end": mean(end_terms, n_starts),
         "el": mean(el_terms, n_mentions),
         "re": mean(re_terms, n_pairs),

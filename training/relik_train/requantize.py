@@ -2,8 +2,8 @@
 
 The build's checkpoints (work/reader.pt, work/retriever.pt) are rebuilt into PyTorch models, exported in fp32
 (verified against torch), quantized with `--scheme` (export.QUANT_SCHEMES, or fp32) and put in place of
-reader/model.onnx and retriever/model.onnx. The entity index is kept: the retriever's fp32 weights, which embedded
-it, do not change. For RE bundles, given --data-root, the int8-vs-fp32 check is rerun on the config's dev and test
+reader/model.onnx and retriever/model.onnx. The entity index is kept (bundles whose retriever shares the reader's
+graph are refused: their index was embedded by that graph). For RE bundles, given --data-root, the int8-vs-fp32 check is rerun on the config's dev and test
 files and written to relik.json (training.quantizationCheck), as a build does; otherwise the old check is removed.
 """
 
@@ -85,6 +85,10 @@ def main(argv: list[str] | None = None) -> None:
     bundle, work, base = Path(args.bundle), Path(args.work), Path(args.base_model)
     scheme = None if args.scheme == "fp32" else args.scheme
     model, builder, manifest = load_reader(bundle, work / "reader.pt", base)
+    if manifest["task"] != "re" and manifest["entities"]["retriever"] == manifest["reader"].get("dir", "reader"):
+        # one graph embeds the queries and built the index: a new graph needs a new index, i.e. a build
+        raise SystemExit(f"requantize: {bundle} shares one encoder between retriever and reader; set "
+                         "export.quantize in its config and rerun relik_train.build (it resumes from the checkpoints)")
     reports: dict = {}
     with tempfile.TemporaryDirectory() as tmp:
         check = [p.input_ids for w in CHECK_WORDS for p in builder.build(w, [], []).patches]

@@ -16,24 +16,41 @@ from transformers import PreTrainedModel
 
 
 class RetrieverModel(nn.Module):
-    """forward(input_ids, attention_mask) -> embedding [B, D] (masked mean of last hidden states, then LayerNorm)."""
+    """forward(input_ids, attention_mask) -> embedding [B, D]: masked mean of the last hidden states, an optional
+    linear projection to `dim` (a smaller index), then LayerNorm.
 
-    def __init__(self, encoder: PreTrainedModel, layer_norm: bool = True) -> None:
+    The encoder may be the reader's own (same object): one graph then serves both, and the bundle stores it once.
+    """
+
+    def __init__(self, encoder: PreTrainedModel, layer_norm: bool = True, dim: int | None = None) -> None:
         super().__init__()
         self.encoder = encoder
         hidden = encoder.config.hidden_size
-        self.norm: nn.Module = nn.LayerNorm(hidden, eps=1e-12) if layer_norm else nn.Identity()
+        if dim is not None and not (isinstance(dim, int) and 1 <= dim <= hidden):
+            raise ValueError(f"RetrieverModel: 'dim' must be an int in [1, {hidden}] or None, got {dim!r}")
+        self.projection: nn.Module = nn.Linear(hidden, dim, bias=False) if dim is not None else nn.Identity()
+        self.norm: nn.Module = nn.LayerNorm(dim or hidden, eps=1e-12) if layer_norm else nn.Identity()
         self.has_layer_norm = layer_norm
+        self._dim = dim or hidden
 
     @property
     def dim(self) -> int:
-        return int(self.encoder.config.hidden_size)
+        return int(self._dim)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        x = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        return self.pool(self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state,
+                         attention_mask)
+
+    def pool(self, x: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """Embedding from the encoder's last hidden states x [B, L, H]."""
         m = attention_mask.unsqueeze(-1).to(x.dtype)
         pooled = (x * m).sum(dim=1) / m.sum(dim=1).clamp(min=1e-9)
-        return self.norm(pooled)
+        return self.norm(self.projection(pooled))
+
+
+def retrieval_head_parameters(model: RetrieverModel) -> list[nn.Parameter]:
+    """The parameters after the encoder (projection, LayerNorm): trained at the head learning rate."""
+    return [*model.projection.parameters(), *model.norm.parameters()]
 
 
 def pad_batch(seqs: Sequence[Sequence[int]], pad_id: int, device: torch.device | str = "cpu"
@@ -129,13 +146,31 @@ def mine_hard_negatives(model: RetrieverModel, examples: Sequence[RetrieverExamp
     return out
 
 
+def batch_loss(model: RetrieverModel, batch: Sequence[RetrieverExample], hard: Sequence[Sequence[int]],
+               passages: Sequence[Sequence[int]], pad_id: int, device: torch.device | str) -> torch.Tensor:
+    """NCE of a batch of questions against the union of their gold and hard-negative passages (in-batch
+    negatives: every other question's passages)."""
+    pool: dict[int, int] = {}
+    for ex, negatives in zip(batch, hard):
+        for p in [*ex.positives, *negatives]:
+            pool.setdefault(p, len(pool))
+    q_ids, q_mask = pad_batch([ex.query for ex in batch], pad_id, device)
+    p_ids, p_mask = pad_batch([passages[p] for p in pool], pad_id, device)
+    qe, pe = model(q_ids, q_mask), model(p_ids, p_mask)
+    pos = torch.zeros((len(batch), len(pool)), dtype=torch.bool, device=qe.device)
+    for qi, ex in enumerate(batch):
+        for p in ex.positives:
+            pos[qi, pool[p]] = True
+    return multi_positive_nce(qe.float() @ pe.float().T, pos)
+
+
 def train_retriever(model: RetrieverModel, examples: list[RetrieverExample], passages: Sequence[list[int]],
                     pad_id: int, cfg: RetrieverTrainConfig, device: torch.device | str, seed: int,
                     log: Callable[[dict], None], dev: Sequence[RetrieverExample] = ()) -> dict[str, float]:
     """Train in place; returns the last dev recall (empty when no dev set)."""
     rng = random.Random(seed)
-    params = [{"params": [p for n, p in model.named_parameters() if not n.startswith("norm.")], "lr": cfg.lr},
-              {"params": list(model.norm.parameters()), "lr": cfg.norm_lr}]
+    params = [{"params": list(model.encoder.parameters()), "lr": cfg.lr},
+              {"params": retrieval_head_parameters(model), "lr": cfg.norm_lr}]
     opt = torch.optim.AdamW([g for g in params if g["params"]], weight_decay=0.01)
     hard: list[list[int]] = [[] for _ in examples]
     step = 0
@@ -147,20 +182,8 @@ def train_retriever(model: RetrieverModel, examples: list[RetrieverExample], pas
         order = list(range(len(examples)))
         rng.shuffle(order)
         for b in range(0, len(order), cfg.batch_size):
-            idx = order[b: b + cfg.batch_size]
-            pool: dict[int, int] = {}
-            for i in idx:
-                for p in examples[i].positives + hard[i]:
-                    pool.setdefault(p, len(pool))
-            rows = list(pool)
-            q_ids, q_mask = pad_batch([examples[i].query for i in idx], pad_id, device)
-            p_ids, p_mask = pad_batch([passages[p] for p in rows], pad_id, device)
-            qe, pe = model(q_ids, q_mask), model(p_ids, p_mask)
-            pos = torch.zeros((len(idx), len(rows)), dtype=torch.bool, device=qe.device)
-            for qi, i in enumerate(idx):
-                for p in examples[i].positives:
-                    pos[qi, pool[p]] = True
-            loss = multi_positive_nce(qe @ pe.T, pos)
+            loss = batch_loss(model, [examples[i] for i in order[b: b + cfg.batch_size]],
+                              [hard[i] for i in order[b: b + cfg.batch_size]], passages, pad_id, device)
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

@@ -16,7 +16,7 @@ from .errors import InputBuildError
 from .examples import AlignStats, ReaderExample, patch_target
 from .reader import LossWeights, PatchTarget, ReaderModel, reader_loss
 from .reader_input import Candidate, ReaderInputBuilder
-from .retriever import pad_batch
+from .retriever import RetrieverExample, RetrieverModel, batch_loss, pad_batch, retrieval_head_parameters
 
 
 @dataclass
@@ -39,6 +39,26 @@ class ReaderTrainConfig:
     # RE with a large relation set: train each window on its gold relations plus random others, this many in all
     # (one patch), instead of every relation in many patches. None = every relation.
     relation_sample: int | None = None
+
+
+@dataclass
+class JointRetrieval:
+    """Retrieval trained inside the reader loop on the reader's own encoder (one graph serves both at run time).
+
+    `refresh` re-embeds the KB with the current encoder, refills every window's entity candidates and returns the
+    hard negatives of each question in `examples`; it runs before the first epoch and then every `refresh_every`
+    epochs, so the reader always trains on what the retriever it ships with retrieves.
+    """
+
+    model: RetrieverModel
+    examples: list[RetrieverExample]
+    passages: Sequence[Sequence[int]]
+    pad: int
+    refresh: Callable[[], list[list[int]]]
+    every: int = 2
+    batch_size: int = 16
+    weight: float = 1.0
+    refresh_every: int = 1
 
 
 @dataclass
@@ -104,9 +124,11 @@ def batches(items: Sequence[TrainItem], tokens_per_batch: int, max_batch_size: i
     return out
 
 
-def make_optimizer(model: ReaderModel, cfg: ReaderTrainConfig) -> torch.optim.Optimizer:
+def make_optimizer(model: ReaderModel, cfg: ReaderTrainConfig,
+                   retriever: RetrieverModel | None = None) -> torch.optim.Optimizer:
     enc = [p for n, p in model.named_parameters() if n.startswith("encoder.")]
     head = [p for n, p in model.named_parameters() if not n.startswith("encoder.")]
+    head += retrieval_head_parameters(retriever) if retriever is not None else []
     return torch.optim.AdamW([{"params": enc, "lr": cfg.lr}, {"params": head, "lr": cfg.head_lr}],
                              weight_decay=cfg.weight_decay)
 
@@ -124,17 +146,24 @@ def lr_lambda(cfg: ReaderTrainConfig) -> Callable[[int], float]:
 def train_reader(model: ReaderModel, builder: ReaderInputBuilder, train: Sequence[ReaderExample],
                  cfg: ReaderTrainConfig, device: torch.device, seed: int, log: Callable[[dict], None],
                  checkpoint: Path | None = None, dev: Sequence[ReaderExample] = (),
-                 autocast_dtype: torch.dtype | None = None) -> dict:
-    """Train in place for cfg.steps optimizer steps (resuming from `checkpoint` if it exists)."""
+                 autocast_dtype: torch.dtype | None = None, joint: JointRetrieval | None = None) -> dict:
+    """Train in place for cfg.steps optimizer steps (resuming from `checkpoint` if it exists); with `joint`, the
+    shared encoder also learns retrieval (one retrieval batch every joint.every steps, added to the loss)."""
     rng = random.Random(seed)
     torch.manual_seed(seed)
     model.to(device)
-    opt = make_optimizer(model, cfg)
+    if joint is not None:
+        if joint.model.encoder is not model.encoder:
+            raise ValueError("train_reader: 'joint.model' must share the reader's encoder")
+        joint.model.to(device)
+    opt = make_optimizer(model, cfg, joint.model if joint else None)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(cfg))
     step = 0
     if checkpoint is not None and checkpoint.is_file():
         state = torch.load(checkpoint, map_location=device, weights_only=False)
         model.load_state_dict(state["model"])
+        if joint is not None:
+            joint.model.load_state_dict(state["retriever"])
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
         step = int(state["step"])
@@ -145,7 +174,14 @@ def train_reader(model: ReaderModel, builder: ReaderInputBuilder, train: Sequenc
     stats = AlignStats()
     started = time.monotonic()
     out_of_time = False
+    epoch = 0
+    hard: list[list[int]] = []
+    retrieval_order: list[int] = []
     while step < cfg.steps and not out_of_time:
+        if joint is not None and epoch % max(joint.refresh_every, 1) == 0:
+            hard = joint.refresh()
+            model.train()
+        epoch += 1
         items = make_items(train, builder, rng, cfg, stats)
         if not items:
             raise ValueError("train_reader: no training items (every window failed to build)")
@@ -156,6 +192,16 @@ def train_reader(model: ReaderModel, builder: ReaderInputBuilder, train: Sequenc
                 start, feats = model(ids, mask)
             loss, parts = reader_loss(model, start.float(), feats.float(), [it.target for it in batch],
                                       cfg.loss_weights)
+            if joint is not None and joint.examples and (step + 1) % max(joint.every, 1) == 0:  # logged steps too
+                if len(retrieval_order) < joint.batch_size:
+                    retrieval_order = list(range(len(joint.examples)))
+                    rng.shuffle(retrieval_order)
+                picked = [retrieval_order.pop() for _ in range(joint.batch_size)]
+                with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
+                    retrieval = batch_loss(joint.model, [joint.examples[i] for i in picked],
+                                           [hard[i] if hard else [] for i in picked], joint.passages, joint.pad, device)
+                loss = loss + joint.weight * retrieval
+                parts["retrieval"] = float(retrieval.detach())
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -176,7 +222,8 @@ def train_reader(model: ReaderModel, builder: ReaderInputBuilder, train: Sequenc
             if checkpoint is not None and (step % cfg.checkpoint_every == 0 or last):
                 checkpoint.parent.mkdir(parents=True, exist_ok=True)
                 torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(),
-                            "scheduler": sched.state_dict(), "step": step, "rng": rng.getstate()}, checkpoint)
+                            "scheduler": sched.state_dict(), "step": step, "rng": rng.getstate(),
+                            **({"retriever": joint.model.state_dict()} if joint else {})}, checkpoint)
             if last:
                 break
     log({"component": "reader", "event": "alignment", "spans": stats.spans, "unaligned_spans": stats.unaligned_spans,
@@ -223,13 +270,13 @@ def evaluate_reader(model: ReaderModel, builder: ReaderInputBuilder, examples: S
         span_tp += len(gold_spans & pred_spans)
         span_pred += len(pred_spans)
         span_gold += len(gold_spans)
-        if builder.task in ("el", "cie"):
+        if builder.task in ("el", "cie") and ex.labels_el:
             gold_el = {(s, e, i) for s, e, i in ex.spans if i is not None}
             pred_el = {(s.start, s.end, s.id) for s in spans if s.label != NME_LABEL}
             el_tp += len(gold_el & pred_el)
             el_pred += len(pred_el)
             el_gold += len(gold_el)
-        if builder.task in ("re", "cie"):
+        if builder.task in ("re", "cie") and ex.labels_re:
             gold_t = {(ex.spans[i][:2], r, ex.spans[j][:2]) for i, r, j in ex.triplets}
             trip_gold += len(gold_t)
             for t in trips:

@@ -133,3 +133,89 @@ def test_sample_relations_keeps_gold_and_order():
     assert [c.id for c in got] == [c.id for c in rels if c in got]  # original order kept
     many_gold = {f"rel:{i}" for i in range(12)}
     assert {c.id for c in sample_relations(rels, many_gold, 10, rng)} == many_gold  # gold is never dropped
+
+
+def test_unlabeled_kinds_add_no_loss():
+    """A window without gold links (CoNLL04 in an EL + RE mixture) adds no EL loss; one without gold relations
+    (AIDA) no RE loss; the mention losses stay."""
+    from relik_train.examples import patch_target
+    from relik_train.reader import LossWeights, reader_loss
+    torch.manual_seed(0)
+    rtok = add_markers(TOK, 6, 6)
+    model = ReaderModel(fixtures.tiny_encoder(rtok.get_vocab_size(), 1), "cie", 8)
+    builder = ReaderInputBuilder(rtok, "cie", 96, 6, 6, 6)
+    ex = tiny.synthetic(1, 3, n_candidates=5)[0]
+    patch = builder.build(ex.words, ex.entity_candidates, ex.relation_candidates).patches[0]
+    ids, mask = pad_batch([patch.input_ids], builder.sp.pad)
+    start, feats = model(ids, mask)
+    full = reader_loss(model, start, feats, [patch_target(ex, patch)], LossWeights())[1]
+    assert full["el"] > 0 and full["re"] > 0
+    ex.labels_el = False
+    no_el = reader_loss(model, start, feats, [patch_target(ex, patch)], LossWeights())[1]
+    assert no_el["el"] == 0 and no_el["re"] == full["re"] and no_el["start"] == full["start"]
+    ex.labels_el, ex.labels_re = True, False
+    no_re = reader_loss(model, start, feats, [patch_target(ex, patch)], LossWeights())[1]
+    assert no_re["re"] == 0 and no_re["el"] == full["el"]
+
+
+def test_shared_encoder_joint_training_and_bundle(tmp_path):
+    """retriever.shared: retrieval trained in the reader loop on the reader's encoder; the bundle stores one graph
+    with the reader outputs and "embedding", and an index embedded by that graph."""
+    from relik_train.retriever import RetrieverExample
+    from relik_train.train_reader import JointRetrieval
+    torch.manual_seed(0)
+    rtok = add_markers(TOK, 6, 6)
+    model = ReaderModel(fixtures.tiny_encoder(rtok.get_vocab_size(), 1), "cie", 8)
+    retr = RetrieverModel(model.encoder, dim=16)
+    builder = ReaderInputBuilder(rtok, "cie", 96, 6, 6, 6)
+    train = tiny.synthetic(40, 5, n_candidates=5)
+    kb = [{"id": e["id"], "title": e["title"], "text": e["text"]} for e in tiny.kb()]
+    row = {e["id"]: i for i, e in enumerate(kb)}
+    passages = [rtok.encode(e["text"]).ids[:16] for e in kb]
+    questions = [RetrieverExample(rtok.encode(" ".join(ex.words)).ids, sorted({row[i] for _, _, i in ex.spans if i}))
+                 for ex in train]
+    refreshes: list[int] = []
+
+    def refresh() -> list[list[int]]:
+        refreshes.append(1)
+        return [[(q.positives[0] + 1) % len(kb)] for q in questions]
+    head_before = retr.projection.weight.detach().clone()
+    joint = JointRetrieval(retr, questions, passages, builder.sp.pad, refresh, every=1, batch_size=8)
+    log: list[dict] = []
+    cfg = ReaderTrainConfig(steps=12, lr=3e-3, head_lr=3e-3, tokens_per_batch=1024, max_batch_size=16,
+                            eval_every=100, checkpoint_every=100)
+    train_reader(model, builder, train, cfg, torch.device("cpu"), 0, log.append, tmp_path / "reader.pt", (),
+                 None, joint)
+    retrieval = [r["retrieval"] for r in log if "retrieval" in r]
+    assert refreshes and retrieval and all(np.isfinite(retrieval))
+    assert not torch.equal(head_before, retr.projection.weight.detach())  # the retrieval head is optimized
+    assert "retriever" in torch.load(tmp_path / "reader.pt", weights_only=False)
+    spec = BundleSpec(name="t", task="cie", window_size=32, window_stride=16, max_length=96, max_candidate_tokens=6,
+                      entity_markers=6, relation_markers=6, entity_top_k=5, relation_top_k=5, max_query_tokens=64,
+                      quantize=None, index_dtype="int8", shared_encoder=True)
+    out = tmp_path / "bundle"
+    write_bundle(out, spec, model, rtok, retr, rtok, kb, tiny.relations(), [train[0].words])
+    manifest = json.loads((out / "relik.json").read_text())
+    assert manifest["entities"]["retriever"] == "reader" and not (out / "retriever").exists()
+    assert manifest["quantization"] == {"reader": "fp32"}
+    sess = ort.InferenceSession(str(out / "reader" / "model.onnx"), providers=["CPUExecutionProvider"])
+    assert [o.name for o in sess.get_outputs()] == ["start_logit", "features", "embedding"]
+    ids, mask = pad_batch([passages[0], passages[1][:3]], builder.sp.pad)
+    sl, ft, emb = sess.run(None, {"input_ids": ids.numpy(), "attention_mask": mask.numpy()})
+    with torch.no_grad():
+        tsl, _ = model(ids, mask)
+        temb = retr(ids, mask)
+    assert emb.shape == (2, 16) and np.abs(emb - temb.numpy()).max() < 1e-4
+    assert np.abs(sl - tsl.numpy())[mask.numpy().astype(bool)].max() < 1e-4
+    idx = json.loads((out / "index" / "entities" / "index.json").read_text())
+    assert idx["dim"] == 16 and idx["dtype"] == "int8" and idx["count"] == 100
+    q = np.fromfile(out / "index" / "entities" / "embeddings.bin", dtype=np.int8).reshape(100, 16)
+    scales = np.fromfile(out / "index" / "entities" / "scales.bin", dtype="<f4")
+    with torch.no_grad():
+        first = retr(*pad_batch([passage_ids_for(rtok, kb[0]["text"])], builder.sp.pad))[0].numpy()
+    assert np.abs(q[0] * scales[0] - first).max() < 0.05
+
+
+def passage_ids_for(tok, text: str) -> list[int]:
+    from relik_train.tokenization import passage_ids
+    return passage_ids(tok, text, 64)

@@ -163,3 +163,45 @@ def test_shared_webnlg_counts():
         rep = AlignReport()
         docs = read_casrel(root / f"{split}_triples.json", rep)
         assert (len(docs), rep.triplets, len(rep.unaligned_spans)) == (n_docs, n_triplets, 0)
+
+
+def test_split_sentences_same_rule_as_runtime():
+    from relik_train.windows import document_windows, split_sentences
+    words = "Mr . Smith met J . Doe in Paris . He left . then came back ! Done".split()
+    # "Mr ." and "J ." do not end sentences; ". then" (lower case next) does not either
+    assert split_sentences(words) == [(0, 10), (10, 17), (17, 18)]
+    assert split_sentences([]) == []
+    assert document_windows(words, "words", 8, 4) == make_windows(len(words), 8, 4)
+    # sentences longer than the window size are windowed like documents, inside the sentence
+    assert document_windows(words, "sentences", 6, 3) == [(0, 6), (3, 9), (4, 10), (10, 16), (11, 17), (17, 18)]
+    with pytest.raises(ValueError, match="'strategy'"):
+        document_windows(words, "paragraphs", 6, 3)
+
+
+def test_window_docs_by_sentence_keeps_spans_inside():
+    from relik_train.data import Doc
+    doc = Doc("d", "Ann met Bob . Bob left Rome .".split(), [(0, 1, "Ann"), (2, 3, "Bob"), (4, 5, "Bob"), (6, 7, "Rome")])
+    wins = window_docs([doc], 64, 32, None, AlignReport(), "sentences")
+    assert [w.words for w in wins] == [["Ann", "met", "Bob", "."], ["Bob", "left", "Rome", "."]]
+    assert [w.spans for w in wins] == [[(0, 1, None), (2, 3, None)], [(0, 1, None), (2, 3, None)]]
+    assert [w.first_word for w in wins] == [0, 4]
+
+
+def test_data_sources_mix_validation():
+    from relik_train.build import data_sources
+    from relik_train.errors import ConfigError
+    plain = data_sources({"data": {"kind": "conll04", "train": "a", "dev": "b"}})
+    assert plain[0]["labels"] == ["el", "re"] and plain[0]["repeat"] == 1
+    mix = {"data": {"kind": "mix", "root": "/r", "sources": [
+        {"kind": "aida", "train": "a", "dev": "b", "labels": ["el"]},
+        {"kind": "conll04", "train": "c", "dev": "d", "labels": ["re"], "repeat": 3}]}}
+    got = data_sources(mix)
+    assert [(s["kind"], s["labels"], s["repeat"], s["root"]) for s in got] == [
+        ("aida", ["el"], 1, "/r"), ("conll04", ["re"], 3, "/r")]
+    bad_labels = {"data": {"kind": "mix", "sources": [{"kind": "aida", "train": "a", "dev": "b", "labels": ["ner"]}]}}
+    with pytest.raises(ConfigError, match=r"data.sources\[0\].labels"):
+        data_sources(bad_labels)
+    with pytest.raises(ConfigError, match=r"data.sources\[0\].repeat"):
+        data_sources({"data": {"kind": "mix", "sources": [{"kind": "aida", "train": "a", "dev": "b", "repeat": 0}]}})
+    with pytest.raises(ConfigError, match="data.sources"):
+        data_sources({"data": {"kind": "mix", "sources": []}})
