@@ -31,7 +31,7 @@ export interface PipelineBenchSettings {
 }
 
 /** What the reader ONNX graph holds. */
-export type ModelPrecision = 'int8-block' | 'int8-dynamic' | 'int8-mixed' | 'fp32';
+export type ModelPrecision = 'int8-block' | 'int8-block-emb4' | 'int8-dynamic' | 'int8-mixed' | 'fp32';
 
 /** The benchmarked bundle. */
 export interface BundleInfo {
@@ -110,16 +110,19 @@ function timeSearches(parts: PipelineParts, stages: StageAccumulator): void {
 
 /**
  * How an ONNX file's MatMuls are quantized, from the op names in its bytes: `int8-block` (MatMulNBits, 8-bit
- * block-wise weights), `int8-dynamic` (MatMulInteger / DynamicQuantizeLinear), `int8-mixed` (both), else `fp32`.
+ * block-wise weights; `int8-block-emb4` when the embeddings are 4-bit GatherBlockQuantized), `int8-dynamic`
+ * (MatMulInteger / DynamicQuantizeLinear), `int8-mixed` (both), else `fp32`.
  */
 export async function onnxPrecision(path: string): Promise<ModelPrecision> {
   const file = await open(path, 'r');
   const kinds = {
     block: [Buffer.from('MatMulNBits', 'latin1')],
     dynamic: ['MatMulInteger', 'DynamicQuantizeLinear', 'DynamicQuantizeMatMul'].map((s) => Buffer.from(s, 'latin1')),
+    gather4: [Buffer.from('GatherBlockQuantized', 'latin1')],
   };
   let block = false;
   let dynamic = false;
+  let gather4 = false;
   try {
     const chunk = Buffer.alloc(1 << 20);
     let carry = Buffer.alloc(0);
@@ -129,13 +132,15 @@ export async function onnxPrecision(path: string): Promise<ModelPrecision> {
       const window = Buffer.concat([carry, chunk.subarray(0, bytesRead)]);
       block ||= kinds.block.some((n) => window.includes(n));
       dynamic ||= kinds.dynamic.some((n) => window.includes(n));
+      gather4 ||= kinds.gather4.some((n) => window.includes(n));
       carry = window.subarray(Math.max(0, window.length - 32));
     }
   } finally {
     await file.close();
   }
   if (block && dynamic) return 'int8-mixed';
-  return block ? 'int8-block' : dynamic ? 'int8-dynamic' : 'fp32';
+  if (block) return gather4 ? 'int8-block-emb4' : 'int8-block';
+  return dynamic ? 'int8-dynamic' : 'fp32';
 }
 
 function toInput(doc: EvalDocument, datasetWords: boolean): AnnotateInput {

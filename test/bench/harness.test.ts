@@ -145,7 +145,7 @@ describe('harness helpers', () => {
 
   it('detects int8 and fp32 reader graphs', async () => {
     expect(await onnxPrecision(join(bundle('tiny-re'), 'reader', 'model.onnx'))).toMatch(/^(int8-block|int8-dynamic|fp32)$/);
-    expect(await onnxPrecision(join(root, 'models', 'default', 'reader', 'model.onnx'))).toBe('int8-block');
+    expect(await onnxPrecision(join(root, 'models', 'default', 'reader', 'model.onnx'))).toBe('int8-block-emb4');
   });
 
   it('timing the pipeline does not change its results', async () => {

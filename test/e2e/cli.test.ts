@@ -138,12 +138,14 @@ function tripletTexts(json: string): (string | undefined)[][] {
 }
 
 describe('the default bundle (models/default), as in the README', () => {
-  it('loads and extracts the README example triplet', async () => {
+  it('loads, links the README example to the KB and extracts its triplet', async () => {
     const text = 'John Wilkes Booth, who assassinated President Lincoln, was an actor.';
     const out = await relik(['annotate', '--format', 'json', text]);
     expect(out.code, out.stderr).toBe(0);
     const triplets = tripletTexts(out.stdout);
     expect(triplets).toContainEqual(['John Wilkes Booth', 'Kill', 'President Lincoln']);
+    const spans = (JSON.parse(out.stdout) as { spans: { text: string; id: string | null }[] }).spans;
+    expect(spans).toContainEqual(expect.objectContaining({ text: 'President Lincoln', id: 'wiki:Abraham Lincoln' }));
   });
 
   it('reads a multi-sentence text one sentence at a time and relates within each sentence', async () => {
@@ -153,5 +155,7 @@ describe('the default bundle (models/default), as in the README', () => {
     const triplets = tripletTexts(out.stdout);
     expect(triplets).toContainEqual(['John Wilkes Booth', 'Kill', 'President Lincoln']);
     expect(triplets).toContainEqual(['Rome', 'Located_In', 'Italy']);
+    const ids = (JSON.parse(out.stdout) as { spans: { id: string | null }[] }).spans.map((s) => s.id);
+    expect(ids).toEqual(expect.arrayContaining(['wiki:Rome', 'wiki:Italy']));
   });
 });

@@ -22,7 +22,7 @@ from .data import AlignReport, read_casrel, read_el, read_kb, read_re, read_rebe
 from .errors import ConfigError
 from .export import QUANT_SCHEMES
 from .examples import ReaderExample
-from .reader import LossWeights, ReaderModel, load_encoder
+from .reader import LossWeights, ReaderModel, load_encoder, warm_start
 from .reader_input import Candidate, ReaderInputBuilder
 from .quant_check import quantization_check
 from .retriever import (RetrieverExample, RetrieverModel, RetrieverTrainConfig, embed, top_k, train_retriever)
@@ -233,6 +233,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     reader_tok = add_markers(base_tok, n_ent if task != "re" else 0, n_rel if task != "el" else 0)
     enc = load_encoder(model_dir, reader_tok.get_vocab_size())
     model = ReaderModel(enc, task, int(get(cfg, "reader.headDim", 256)))
+    init = get(cfg, "reader.init", None)
+    if init is not None and not (work / "reader.pt").is_file():
+        if not isinstance(init, dict) or not isinstance(init.get("checkpoint"), str):
+            raise ConfigError("reader.init", "expected {checkpoint: path, entityMarkers, relationMarkers}")
+        log({"event": "warm start", **warm_start(model, reader_tok, base_tok, Path(os.path.expandvars(init["checkpoint"])),
+                                                 int(init.get("entityMarkers", 0)), int(init.get("relationMarkers", 0)))})
     joint = None
     if shared:
         retriever, joint = joint_retrieval(cfg, model, reader_tok, kb, train, dev, device, log, metrics)
@@ -281,7 +287,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         if test_f and task == "re":
             test_path = Path(os.path.expandvars(get(cfg, "data.root"))) / test_f
             test_docs = read_casrel(test_path) if get(cfg, "data.kind") == "casrel" else read_re(test_path)
-            test = window_docs(test_docs, size, stride, None, AlignReport())
+            test = window_docs(test_docs, size, stride, None, AlignReport(), strategy)
             for ex in test:
                 ex.triplets = [(a, rid[r], b) for a, r, b in ex.triplets if r in rid]
                 ex.relation_candidates = [Candidate(r["id"], r["title"]) for r in relations or []]
@@ -342,7 +348,8 @@ def joint_retrieval(cfg: dict, reader: ReaderModel, tok, kb: list[dict], train: 
 
     joint = JointRetrieval(model, [q for _, q in questions], passages, pad, refresh,
                            every=int(rc.get("every", 2)), batch_size=int(rc.get("batchSize", 16)),
-                           weight=float(rc.get("lossWeight", 1.0)), refresh_every=int(rc.get("refreshEvery", 1)))
+                           weight=float(rc.get("lossWeight", 1.0)),
+                           refresh_every=int(rc.get("refreshSteps", 500)))
     log({"event": "joint retrieval", "questions": len(questions), "passages": len(passages), "dim": model.dim})
     return model, joint
 

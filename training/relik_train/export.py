@@ -46,7 +46,8 @@ QUANT_SCHEMES = ("int8-block", "int8-dynamic", "int8-block-emb4")
 
 
 def quantize_blockwise(src: Path, dst: Path, bits: int = 8, block_size: int = 128, accuracy_level: int = 4,
-                       gather: str | None = "int8", include: Sequence[str] | None = None) -> None:
+                       gather: str | None = "int8", include: Sequence[str] | None = None,
+                       gather_block_size: int = 128) -> None:
     """Weight-only block-wise quantization of the MatMuls (MatMulNBits), then of the embedding Gathers.
 
     accuracy_level 4 asks for int8 compute with activations quantized per block; 0 dequantizes the weights and
@@ -61,19 +62,19 @@ def quantize_blockwise(src: Path, dst: Path, bits: int = 8, block_size: int = 12
 
     logging.getLogger("onnxruntime.quantization.matmul_nbits_quantizer").setLevel(logging.WARNING)
 
-    def nbits(model: onnx.ModelProto, b: int, op: str) -> onnx.ModelProto:
+    def nbits(model: onnx.ModelProto, b: int, op: str, block: int) -> onnx.ModelProto:
         # nodes_to_include is ignored by the quantizer when op types are given: exclude the others instead
         exclude = [n.name for n in model.graph.node if n.op_type == "MatMul" and n.name not in include] \
             if include is not None and op == "MatMul" else None
-        quant = MatMulNBitsQuantizer(model, bits=b, block_size=block_size, is_symmetric=True,
+        quant = MatMulNBitsQuantizer(model, bits=b, block_size=block, is_symmetric=True,
                                      accuracy_level=accuracy_level, op_types_to_quantize=(op,),
                                      quant_axes=(("MatMul", 0), ("Gather", 1)), nodes_to_exclude=exclude)
         quant.process()
         return quant.model.model
 
-    model = nbits(onnx.load(str(src)), bits, "MatMul")
+    model = nbits(onnx.load(str(src)), bits, "MatMul", block_size)
     if gather == "int4":
-        model = nbits(model, 4, "Gather")
+        model = nbits(model, 4, "Gather", gather_block_size)
     onnx.save(model, str(dst))
     if gather == "int8":
         quantize_dynamic(str(dst), str(dst), weight_type=QuantType.QInt8, op_types_to_quantize=["Gather"])

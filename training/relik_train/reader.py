@@ -156,3 +156,42 @@ def reader_loss(model: ReaderModel, start: torch.Tensor, feats: torch.Tensor, ta
     total = (weights.start * parts["start"] + weights.end * parts["end"] + weights.el * parts["el"]
              + weights.re * parts["re"])
     return total, {k: float(v.detach()) for k, v in parts.items()}
+
+
+def warm_start(model: ReaderModel, tok, base_tok, checkpoint: Path, entity_markers: int,
+               relation_markers: int) -> dict:
+    """Initialize `model` from another reader's checkpoint (e.g. an RE reader before EL + RE training): every
+    parameter with the same name and shape, and the word-embedding rows of every token both vocabularies have
+    (matched by token: the checkpoint's vocabulary is `base_tok` + its `entity_markers` and `relation_markers`).
+    Returns what was copied and what kept its fresh initialization."""
+    from .tokenization import add_markers
+
+    path = Path(checkpoint)
+    if not path.is_file():
+        raise FileNotFoundError(f"reader.init.checkpoint: {path} does not exist")
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    state = state.get("model", state)
+    old_tok = add_markers(base_tok, entity_markers, relation_markers)
+    emb_key = "encoder.embeddings.word_embeddings.weight"
+    if emb_key not in state or state[emb_key].shape[0] != old_tok.get_vocab_size():
+        raise ValueError(f"reader.init: {path} has {tuple(state[emb_key].shape) if emb_key in state else 'no'} word "
+                         f"embeddings; entityMarkers={entity_markers} relationMarkers={relation_markers} give a "
+                         f"vocabulary of {old_tok.get_vocab_size()}")
+    own = model.state_dict()
+    copied, fresh = [], []
+    with torch.no_grad():
+        for name, value in own.items():
+            if name == emb_key:
+                rows = 0
+                for token, new_id in tok.get_vocab().items():
+                    old_id = old_tok.token_to_id(token)
+                    if old_id is not None:
+                        value[new_id] = state[emb_key][old_id]
+                        rows += 1
+                copied.append(f"{name} ({rows} of {value.shape[0]} rows)")
+            elif name in state and state[name].shape == value.shape:
+                value.copy_(state[name])
+                copied.append(name)
+            else:
+                fresh.append(name)
+    return {"checkpoint": str(path), "copied": len(copied), "fresh": fresh}

@@ -46,8 +46,9 @@ class JointRetrieval:
     """Retrieval trained inside the reader loop on the reader's own encoder (one graph serves both at run time).
 
     `refresh` re-embeds the KB with the current encoder, refills every window's entity candidates and returns the
-    hard negatives of each question in `examples`; it runs before the first epoch and then every `refresh_every`
-    epochs, so the reader always trains on what the retriever it ships with retrieves.
+    hard negatives of each question in `examples`; it runs before the first step, then every `refresh_every`
+    steps (the epoch's items are rebuilt) and before the last evaluation, so the reader trains, and is evaluated,
+    on what the retriever it ships with retrieves.
     """
 
     model: RetrieverModel
@@ -58,7 +59,7 @@ class JointRetrieval:
     every: int = 2
     batch_size: int = 16
     weight: float = 1.0
-    refresh_every: int = 1
+    refresh_every: int = 500
 
 
 @dataclass
@@ -174,14 +175,14 @@ def train_reader(model: ReaderModel, builder: ReaderInputBuilder, train: Sequenc
     stats = AlignStats()
     started = time.monotonic()
     out_of_time = False
-    epoch = 0
     hard: list[list[int]] = []
     retrieval_order: list[int] = []
+    refreshed_at = -1
     while step < cfg.steps and not out_of_time:
-        if joint is not None and epoch % max(joint.refresh_every, 1) == 0:
+        if joint is not None and step != refreshed_at:
             hard = joint.refresh()
+            refreshed_at = step
             model.train()
-        epoch += 1
         items = make_items(train, builder, rng, cfg, stats)
         if not items:
             raise ValueError("train_reader: no training items (every window failed to build)")
@@ -216,6 +217,9 @@ def train_reader(model: ReaderModel, builder: ReaderInputBuilder, train: Sequenc
                 log({"component": "reader", "step": step, "loss": float(loss.detach()), **parts,
                      "lr": sched.get_last_lr()[0]})
             if dev and (step % cfg.eval_every == 0 or last):
+                if joint is not None and last and step != refreshed_at:
+                    hard = joint.refresh()  # the final candidates: those of the exported retriever
+                    refreshed_at = step
                 dev_metrics = evaluate_reader(model, builder, dev, device, cfg.threshold_sweep)
                 log({"component": "reader", "step": step, "dev": dev_metrics})
                 model.train()
@@ -226,6 +230,8 @@ def train_reader(model: ReaderModel, builder: ReaderInputBuilder, train: Sequenc
                             **({"retriever": joint.model.state_dict()} if joint else {})}, checkpoint)
             if last:
                 break
+            if joint is not None and step - refreshed_at >= max(joint.refresh_every, 1):
+                break  # refresh the candidates, rebuild the items
     log({"component": "reader", "event": "alignment", "spans": stats.spans, "unaligned_spans": stats.unaligned_spans,
          "triplets": stats.triplets, "unaligned_triplets": stats.unaligned_triplets})
     return dev_metrics
