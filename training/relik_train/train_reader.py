@@ -194,10 +194,11 @@ def train_reader(model: ReaderModel, builder: ReaderInputBuilder, train: Sequenc
             loss, parts = reader_loss(model, start.float(), feats.float(), [it.target for it in batch],
                                       cfg.loss_weights)
             if joint is not None and joint.examples and (step + 1) % max(joint.every, 1) == 0:  # logged steps too
-                if len(retrieval_order) < joint.batch_size:
+                size = min(joint.batch_size, len(joint.examples))
+                if len(retrieval_order) < size:
                     retrieval_order = list(range(len(joint.examples)))
                     rng.shuffle(retrieval_order)
-                picked = [retrieval_order.pop() for _ in range(joint.batch_size)]
+                picked = [retrieval_order.pop() for _ in range(size)]
                 with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
                     retrieval = batch_loss(joint.model, [joint.examples[i] for i in picked],
                                            [hard[i] if hard else [] for i in picked], joint.passages, joint.pad, device)
@@ -205,7 +206,7 @@ def train_reader(model: ReaderModel, builder: ReaderInputBuilder, train: Sequenc
                 parts["retrieval"] = float(retrieval.detach())
             opt.zero_grad()
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            torch.nn.utils.clip_grad_norm_([p for group in opt.param_groups for p in group["params"]], 1.0)
             opt.step()
             sched.step()
             step += 1

@@ -219,3 +219,23 @@ def test_shared_encoder_joint_training_and_bundle(tmp_path):
 def passage_ids_for(tok, text: str) -> list[int]:
     from relik_train.tokenization import passage_ids
     return passage_ids(tok, text, 64)
+
+
+def test_joint_retrieval_with_fewer_questions_than_a_batch(tmp_path):
+    from relik_train.retriever import RetrieverExample
+    from relik_train.train_reader import JointRetrieval
+    torch.manual_seed(0)
+    rtok = add_markers(TOK, 6, 6)
+    model = ReaderModel(fixtures.tiny_encoder(rtok.get_vocab_size(), 1), "cie", 8)
+    retr = RetrieverModel(model.encoder, dim=8)
+    builder = ReaderInputBuilder(rtok, "cie", 96, 6, 6, 6)
+    passages = [[2, 10 + i, 3] for i in range(6)]
+    questions = [RetrieverExample([2, 10 + i, 11, 3], [i]) for i in range(3)]
+    joint = JointRetrieval(retr, questions, passages, builder.sp.pad, lambda: [[] for _ in questions], every=1,
+                           batch_size=16)
+    log: list[dict] = []
+    cfg = ReaderTrainConfig(steps=4, lr=3e-3, head_lr=3e-3, tokens_per_batch=1024, eval_every=100,
+                            checkpoint_every=100)
+    train_reader(model, builder, tiny.synthetic(8, 2, n_candidates=5), cfg, torch.device("cpu"), 0, log.append,
+                 None, (), None, joint)
+    assert sum(1 for r in log if "retrieval" in r) >= 1
