@@ -25,7 +25,8 @@ from .examples import ReaderExample
 from .reader import LossWeights, ReaderModel, load_encoder, warm_start
 from .reader_input import Candidate, ReaderInputBuilder
 from .quant_check import quantization_check
-from .retriever import (RetrieverExample, RetrieverModel, RetrieverTrainConfig, embed, top_k, train_retriever)
+from .retriever import (RetrieverExample, RetrieverModel, RetrieverTrainConfig, embed, recall_at_k, top_k,
+                        train_retriever)
 from .tokenization import SpecialIds, add_markers, load_tokenizer, passage_ids, query_ids
 from .train_reader import JointRetrieval, ReaderTrainConfig, evaluate_reader, train_reader
 
@@ -326,22 +327,16 @@ def joint_retrieval(cfg: dict, reader: ReaderModel, tok, kb: list[dict], train: 
             if not windows:
                 continue
             ranked = top_k(embed(model, [queries[id(ex)] for ex in windows], pad, 64, device), index,
-                           max(k, n_hard + 8)).tolist()
-            golds = []
-            for ex, r in zip(windows, ranked):
-                gold_rows = {row[i] for _, _, i in ex.spans if i}
-                cands = [kb[i] for i in r[:k]]
+                           max(k, n_hard + 8))
+            for ex, r in zip(windows, ranked.tolist()):
+                set_candidates(ex, r[:k], kb, row, k, add_gold=is_train)
                 if is_train:
+                    gold_rows = {row[i] for _, _, i in ex.spans if i}
                     hard[id(ex)] = [i for i in r if i not in gold_rows][:n_hard]
-                    have = {c["id"] for c in cands}
-                    gold = [kb[row[i]] for _, _, i in ex.spans if i and i not in have]
-                    cands = (gold + cands)[:k] if gold else cands
-                elif ex.labels_el:
-                    golds.append((gold_rows, r))
-                ex.entity_candidates = [Candidate(c["id"], c["title"]) for c in cands]
-            if golds:
-                total = sum(len(g) for g, _ in golds)
-                recall = {f"recall@{n}": sum(len(g & set(r[:n])) for g, r in golds) / max(total, 1) for n in ks}
+            linked = [n for n, ex in enumerate(windows) if ex.labels_el]
+            if not is_train and linked:
+                recall = recall_at_k(ranked[linked], [{row[i] for _, _, i in windows[n].spans if i} for n in linked],
+                                     ks)
                 metrics["retriever"] = recall
                 log({"component": "retriever", "event": "refresh", "dev": recall})
         return [hard[id(ex)] for ex, _ in questions]
@@ -389,13 +384,20 @@ def build_retriever(cfg: dict, model_dir: Path, tok, kb: list[dict], train: list
     for windows, exs, is_train in ((train, tr, True), (dev, dv, False)):
         ranked = top_k(embed(model, [e.query for e in exs], pad, 64, device), index, k).tolist()
         for ex, r in zip(windows, ranked):
-            cands = [kb[i] for i in r]
-            if is_train:
-                have = {c["id"] for c in cands}
-                gold = [kb[row[i]] for _, _, i in ex.spans if i and i not in have]
-                cands = (gold + cands)[:k] if gold else cands
-            ex.entity_candidates = [Candidate(c["id"], c["title"]) for c in cands]
+            set_candidates(ex, r, kb, row, k, add_gold=is_train)
     return model, metrics
+
+
+def set_candidates(ex: ReaderExample, rows: Sequence[int], kb: list[dict], row: dict[str, int], k: int,
+                   add_gold: bool) -> None:
+    """A window's entity candidates: the retrieved KB rows; for training, its missing gold entities go first
+    (the reader must see them to learn to pick them), the list cut to k."""
+    cands = [kb[i] for i in rows]
+    if add_gold:
+        have = {c["id"] for c in cands}
+        gold = [kb[row[i]] for _, _, i in ex.spans if i and i not in have]
+        cands = (gold + cands)[:k] if gold else cands
+    ex.entity_candidates = [Candidate(c["id"], c["title"]) for c in cands]
 
 
 if __name__ == "__main__":
