@@ -6,7 +6,7 @@ import { splitWords, validateWords } from './text/words.js';
 export const MAX_TEXT_LENGTH = 10_000_000;
 
 const KNOWN_OPTIONS = new Set([
-  'task', 'topK', 'relationTopK', 'windowSize', 'windowStride', 'windowStrategy', 'relationThreshold', 'returnCandidates', 'returnWindows',
+  'task', 'topK', 'aliasTopK', 'aliasPriorWeight', 'relationTopK', 'windowSize', 'windowStride', 'windowStrategy', 'relationThreshold', 'returnCandidates', 'returnWindows',
   'keepNme', 'mentions', 'entityCandidates', 'relationCandidates', 'useDocTopic',
 ]);
 
@@ -14,6 +14,8 @@ const KNOWN_OPTIONS = new Set([
 export interface ResolvedOptions {
   readonly task: Task;
   readonly topK: number;
+  readonly aliasTopK: number;
+  readonly aliasPriorWeight: number;
   readonly relationTopK: number;
   readonly windowSize: number;
   readonly windowStride: number;
@@ -31,6 +33,18 @@ export interface ResolvedOptions {
 function positiveInteger(name: string, value: unknown, fallback: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) throw new RangeError(`options.${name} must be an integer >= 1, got ${String(value)}`);
+  return value;
+}
+
+function nonNegativeInteger(name: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) throw new RangeError(`options.${name} must be an integer >= 0, got ${String(value)}`);
+  return value;
+}
+
+function nonNegativeNumber(name: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) throw new RangeError(`options.${name} must be a finite number >= 0, got ${String(value)}`);
   return value;
 }
 
@@ -90,6 +104,8 @@ export function resolveOptions(manifest: BundleManifest, options: AnnotateOption
   return {
     task,
     topK: positiveInteger('topK', o.topK, manifest.entities?.topK ?? 1),
+    aliasTopK: nonNegativeInteger('aliasTopK', o.aliasTopK, manifest.entities?.aliasTopK ?? 0),
+    aliasPriorWeight: nonNegativeNumber('aliasPriorWeight', o.aliasPriorWeight, manifest.entities?.aliasPriorWeight ?? 0),
     relationTopK: positiveInteger('relationTopK', o.relationTopK, manifest.relations?.topK ?? 1),
     windowSize,
     windowStride,

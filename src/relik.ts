@@ -86,7 +86,7 @@ export class Relik {
         retrievers.set(settings.retriever, retriever);
         if (index.search === null) throw new BundleError('index has no embeddings but the bundle retrieves from it', join(root, settings.index, 'index.json'));
       }
-      return new CandidateSource(index, retriever, (title) => reader.tokenizer.encodeText(title), manifest.reader.maxCandidateTokens);
+      return new CandidateSource(index, retriever, (title) => reader.tokenizer.encodeText(title), manifest.reader.maxCandidateTokens, settings === manifest.entities);
     };
     const entities = usesEntities ? await source(manifest.entities) : null;
     const relations = usesRelations ? await source(manifest.relations) : null;

@@ -105,6 +105,16 @@ export interface GivenCandidate {
 export interface AnnotateOptions {
   /** Override the bundle task; only narrowing is allowed (cie -> el or re). */
   readonly task?: Task;
+  /**
+   * Entity candidates per window named by the window's words (KB titles and aliases), placed before the
+   * retrieved ones (default: bundle's entities.aliasTopK; 0 turns name lookup off).
+   */
+  readonly aliasTopK?: number;
+  /**
+   * Weight of the KB's name prior in linking: each candidate's logit gets weight x log p(entity | mention text),
+   * from titles and aliases (default: bundle's entities.aliasPriorWeight; 0 = the reader alone).
+   */
+  readonly aliasPriorWeight?: number;
   /** Entity candidates per window (default: bundle's entities.topK). */
   readonly topK?: number;
   /** Relation candidates per window (default: bundle's relations.topK). */

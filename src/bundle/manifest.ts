@@ -12,6 +12,10 @@ export interface CandidateSource {
   /** Retriever folder, or null when every passage of the index is a candidate. */
   readonly retriever: string | null;
   readonly topK: number;
+  /** Candidates per window found by name lookup (titles and aliases), before the retrieved ones; 0 = off. */
+  readonly aliasTopK: number;
+  /** Weight of log p(entity | mention text) from titles and aliases added to link logits; 0 = off. */
+  readonly aliasPriorWeight: number;
   readonly useDocTopic: boolean;
 }
 
@@ -61,6 +65,12 @@ class Fields {
   probability(field: string, fallback: number): number {
     const value = this.object[field] ?? fallback;
     if (typeof value !== 'number' || !(value >= 0 && value <= 1)) this.fail(field, 'a number in [0, 1]');
+    return value;
+  }
+
+  nonNegative(field: string, fallback: number): number {
+    const value = this.object[field] ?? fallback;
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) this.fail(field, 'a number >= 0');
     return value;
   }
 
@@ -118,7 +128,7 @@ export function parseManifest(text: string, path: string): BundleManifest {
   const source = (field: string, required: boolean): CandidateSource | null => {
     const f = root.nested(field, required);
     if (f === null) return null;
-    return { index: f.string('index'), retriever: f.nullableString('retriever'), topK: f.integer('topK', 1), useDocTopic: f.boolean('useDocTopic', false) };
+    return { index: f.string('index'), retriever: f.nullableString('retriever'), topK: f.integer('topK', 1), aliasTopK: f.integer('aliasTopK', 0, 0), aliasPriorWeight: f.nonNegative('aliasPriorWeight', 0), useDocTopic: f.boolean('useDocTopic', false) };
   };
   const entities = source('entities', task !== 're');
   const relations = source('relations', task !== 'el');

@@ -43,7 +43,8 @@ options:
   --batch-size N        documents per annotate call (default 8)
   --data-root DIR       dataset folder (default $RELIK_DATA, else ../shared/data)
   --task el|re|cie      narrow the bundle task
-  --top-k N             entity candidates per window
+  --top-k N             entity candidates per window (retrieved)
+  --alias-top-k N       entity candidates per window found by name (titles, aliases); 0 = off
   --skip-recall         do not request candidates / compute retriever recall
   -h, --help            show this help
 `;
@@ -104,6 +105,8 @@ export async function runEvalWith(
         'data-root': { type: 'string' },
         task: { type: 'string' },
         'top-k': { type: 'string' },
+        'alias-top-k': { type: 'string' },
+        'alias-prior-weight': { type: 'string' },
         'skip-recall': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -124,6 +127,7 @@ export async function runEvalWith(
     const limit = positiveInt('limit', values.limit, 0);
     const batchSize = positiveInt('batch-size', values['batch-size']) ?? 8;
     const topK = positiveInt('top-k', values['top-k']);
+    const aliasTopK = positiveInt('alias-top-k', values['alias-top-k'], 0);
     const task = values.task;
     if (task !== undefined && task !== 'el' && task !== 're' && task !== 'cie') {
       throw new UsageError(`--task must be one of el, re, cie, got "${task}"`);
@@ -152,6 +156,8 @@ export async function runEvalWith(
     const annotateOptions: AnnotateOptions = {
       ...(task && task !== bundle.task ? { task } : {}),
       ...(topK !== undefined ? { topK } : {}),
+      ...(aliasTopK !== undefined ? { aliasTopK } : {}),
+      ...(values['alias-prior-weight'] !== undefined ? { aliasPriorWeight: Number(values['alias-prior-weight']) } : {}),
     };
     const progress = progressReporter(io.stderr, isTty(io.stderr));
     say(`evaluating ${bundle.name} on ${datasetName}: ${documents.length} documents, batch size ${batchSize}`);

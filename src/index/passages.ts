@@ -1,6 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { IndexError } from '../errors.js';
+import type { Alias } from './aliases.js';
 
 /** A KB entry or relation type as stored in an index's passages.jsonl. */
 export interface Passage {
@@ -9,6 +10,8 @@ export interface Passage {
   readonly title: string;
   /** What the retriever embedded. */
   readonly text: string;
+  /** Other names of the entry in text, with how often each was seen (for name-lookup candidates). */
+  readonly aliases?: readonly Alias[];
 }
 
 /** Reads passages.jsonl; every line must be {id, title, text} with a unique non-empty string id. */
@@ -31,7 +34,22 @@ export async function readPassages(path: string): Promise<Passage[]> {
   return passages;
 }
 
-/** Parses one passage line: `{id, title, text?, description?}`. `seen` maps ids to their first line. */
+/** Checks a passage's `aliases`: names as strings (count 1) or `{text, count}` objects with count > 0. */
+function parseAliases(value: unknown, where: string): Alias[] {
+  const fail = (): never => {
+    throw new IndexError('"aliases" must be an array of non-empty strings or {"text": non-empty string, "count": number > 0}', where);
+  };
+  if (!Array.isArray(value)) return fail();
+  return value.map((item: unknown): Alias => {
+    if (typeof item === 'string') return item.trim() === '' ? fail() : { text: item, count: 1 };
+    if (typeof item !== 'object' || item === null) return fail();
+    const { text, count } = item as Record<string, unknown>;
+    if (typeof text !== 'string' || text.trim() === '' || typeof count !== 'number' || !(count > 0) || !Number.isFinite(count)) return fail();
+    return { text, count };
+  });
+}
+
+/** Parses one passage line: `{id, title, text?, description?, aliases?}`. `seen` maps ids to their first line. */
 export function parsePassage(line: string, where: string, seen: Map<string, number>, lineNumber: number): Passage {
   let record: unknown;
   try {
@@ -40,7 +58,7 @@ export function parsePassage(line: string, where: string, seen: Map<string, numb
     throw new IndexError(`invalid JSON: ${(error as Error).message}`, where);
   }
   if (typeof record !== 'object' || record === null || Array.isArray(record)) throw new IndexError('each line must be a JSON object', where);
-  const { id, title, text, description } = record as Record<string, unknown>;
+  const { id, title, text, description, aliases } = record as Record<string, unknown>;
   const idString = typeof id === 'number' && Number.isFinite(id) ? String(id) : id;
   if (typeof idString !== 'string' || idString.length === 0) throw new IndexError('"id" must be a non-empty string or a number', where);
   if (typeof title !== 'string' || title.trim() === '') throw new IndexError('"title" must be a non-empty string', where);
@@ -48,6 +66,8 @@ export function parsePassage(line: string, where: string, seen: Map<string, numb
   if (text !== undefined && typeof text !== 'string') throw new IndexError('"text" must be a string when present', where);
   const first = seen.get(idString);
   if (first !== undefined) throw new IndexError(`duplicate id ${JSON.stringify(idString)} (first on line ${first})`, where);
+  const parsedAliases = aliases === undefined || aliases === null ? undefined : parseAliases(aliases, where);
   seen.set(idString, lineNumber);
-  return { id: idString, title, text: (text as string | undefined) ?? (description ? `${title} <def> ${description}` : title) };
+  const passage = { id: idString, title, text: (text as string | undefined) ?? (description ? `${title} <def> ${description}` : title) };
+  return parsedAliases === undefined || parsedAliases.length === 0 ? passage : { ...passage, aliases: parsedAliases };
 }

@@ -1,6 +1,6 @@
 import type { BundleManifest } from '../bundle/manifest.js';
 import type { ResolvedOptions, PreparedDocument } from '../options.js';
-import { decodePass } from '../reader/decode.js';
+import { decodePass, type PassMention } from '../reader/decode.js';
 import { buildReaderPasses, windowTextLength, type ReaderPass } from '../reader/input.js';
 import type { Reader } from '../reader/reader.js';
 import type { Candidate, GivenMention, RelikResult, Task, WindowInfo, Word } from '../types.js';
@@ -172,7 +172,7 @@ export async function annotateDocuments(
     ? windows.map(() => [])
     : options.entityCandidates !== undefined
       ? windows.map(() => (parts.entities as CandidateSource).given(options.entityCandidates ?? []))
-      : await parts.entities.candidatesFor(queries, options.topK);
+      : await parts.entities.candidatesFor(queries, options.topK, options.aliasTopK);
   const relationCandidates: ReaderCandidate[][] = fixedRelations !== null
     ? windows.map(() => fixedRelations)
     : await (parts.relations as CandidateSource).candidatesFor(queries, options.relationTopK);
@@ -206,6 +206,9 @@ export async function annotateDocuments(
 
   // 4. Read and decode, a chunk of passes at a time: reader features are large (length x features floats per
   // pass), so a long document must not hold all of them at once. Chunks keep pass order (patch order matters).
+  const linkBonus = usesEntities && options.aliasPriorWeight > 0 && parts.entities !== null && parts.entities.aliases !== null
+    ? namePriorBonus(parts.entities, documents, options.aliasPriorWeight)
+    : null;
   const windowSpans: (Map<string, WindowSpan> | undefined)[] = new Array(windows.length);
   const triplets: WindowTriplet[][] = documents.map(() => []);
   for (let first = 0; first < passes.length; first += PASSES_PER_CHUNK) {
@@ -222,6 +225,7 @@ export async function annotateDocuments(
         linkEntities: usesEntities,
         extractRelations: usesRelations,
         ...(window.givenMentions === undefined ? {} : { givenMentions: window.givenMentions }),
+        ...(linkBonus === null ? {} : { linkBonus: linkBonus(window, ents) }),
       });
       const bounds = prediction.mentions.map((m) => [window.firstWord + m.firstWord, window.firstWord + m.lastWord] as const);
       const patchSpans = (windowSpans[w] ??= new Map<string, WindowSpan>());
@@ -279,6 +283,26 @@ export async function annotateDocuments(
   });
   if (timings !== undefined) lap(timings, 'merge', clock);
   return results;
+}
+
+/** Floor of p(entity | mention text) for candidates the mention's name does not point to. */
+const PRIOR_FLOOR = 0.01;
+
+/**
+ * Link bonus `weight x log(p(entity | mention text) / p(best entity | mention text))` from the KB's names,
+ * per window: 0 for the name's most likely entity and for mentions whose text names nothing in the KB.
+ */
+function namePriorBonus(source: CandidateSource, documents: readonly PreparedDocument[], weight: number) {
+  return (window: DocumentWindow, candidates: readonly ReaderCandidate[]) => (mention: PassMention, candidate: number): number => {
+    const words = (documents[window.document] as PreparedDocument).words
+      .slice(window.firstWord + mention.firstWord, window.firstWord + mention.lastWord + 1)
+      .map((w) => w.text);
+    const priors = source.namePriors(words);
+    const id = candidates[candidate]?.id;
+    if (priors === null || id === undefined) return 0;
+    const best = Math.max(...priors.values());
+    return weight * Math.log(((priors.get(id) ?? 0) + PRIOR_FLOOR) / (best + PRIOR_FLOOR));
+  };
 }
 
 function toCandidate(c: ReaderCandidate): Candidate {

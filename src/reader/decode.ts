@@ -37,6 +37,11 @@ export interface DecodeOptions {
   readonly relationThreshold: number;
   readonly linkEntities: boolean;
   readonly extractRelations: boolean;
+  /**
+   * Log-prior bonus added to a mention's logit for one entity candidate (index into the window's candidates),
+   * e.g. weight x log p(entity | mention text). Whether a mention is NME stays the reader's decision alone.
+   */
+  readonly linkBonus?: (mention: PassMention, candidate: number) => number;
   /** Given mentions as window-relative [firstWord, lastWord]; skips mention detection. */
   readonly givenMentions?: readonly (readonly [number, number])[];
 }
@@ -114,8 +119,16 @@ export function decodePass(pass: ReaderPass, output: PassOutput, heads: HeadPara
     const logits = entityLogits[i] as number[];
     if (!options.linkEntities || logits.length === 0) return { ...m, candidate: -1, linkScore: m.detectionScore };
     const probabilities = softmax(logits);
-    let best = 0;
-    for (let k = 1; k < probabilities.length; k++) if ((probabilities[k] as number) > (probabilities[best] as number)) best = k;
+    let best = argmax(probabilities);
+    const bonus = options.linkBonus;
+    if (bonus !== undefined && (pass.entitySlots[best] as { candidate: number }).candidate >= 0) {
+      const combined = softmax(logits.map((l, k) => {
+        const candidate = (pass.entitySlots[k] as { candidate: number }).candidate;
+        return candidate < 0 ? l : l + bonus(m, candidate);
+      }));
+      best = argmax(combined.map((p, k) => ((pass.entitySlots[k] as { candidate: number }).candidate < 0 ? -1 : p)));
+      return { ...m, candidate: (pass.entitySlots[best] as { candidate: number }).candidate, linkScore: combined[best] as number };
+    }
     return { ...m, candidate: (pass.entitySlots[best] as { candidate: number }).candidate, linkScore: probabilities[best] as number };
   });
 
@@ -171,6 +184,12 @@ function scoreRelations(
     }
   }
   return triplets;
+}
+
+function argmax(values: readonly number[]): number {
+  let best = 0;
+  for (let k = 1; k < values.length; k++) if ((values[k] as number) > (values[best] as number)) best = k;
+  return best;
 }
 
 export function softmax(logits: readonly number[]): number[] {

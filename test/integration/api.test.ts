@@ -55,6 +55,26 @@ describe('Relik.annotate', () => {
     expect(inside.truncation.droppedMentions).toBe(0);
   });
 
+  it('name lookup puts the entries a window names first and weighs links by p(entity | mention text)', async () => {
+    const text = 'Yesterday Marie Curie met Lovelace in Oslo.';
+    const r = await el.annotate(text, { returnCandidates: true, topK: 5, aliasTopK: 3 });
+    const candidates = r.windows?.[0]?.entityCandidates ?? [];
+    // Titles (prior 0.5; the longer name first) before a last name (0.1); retrieved ones fill the other 2 slots.
+    expect(candidates.slice(0, 3).map((c) => c.id)).toEqual(['tiny:E000', 'tiny:E074', 'tiny:E001']);
+    expect(candidates).toHaveLength(5);
+    expect(new Set(candidates.map((c) => c.id)).size).toBe(5);
+    const mentions = [[{ start: 10, end: 21 }, { start: 26, end: 34 }, { start: 38, end: 42 }]];
+    const reader = await el.annotate(text, { aliasTopK: 3, mentions, keepNme: true });
+    const named = await el.annotate(text, { aliasTopK: 3, aliasPriorWeight: 50, mentions, keepNme: true });
+    // The tiny reader alone links none of them right; a heavy name prior decides.
+    expect(reader.spans.map((s) => s.id)).not.toEqual(['tiny:E000', 'tiny:E001', 'tiny:E074']);
+    expect(named.spans.map((s) => s.id)).toEqual(['tiny:E000', 'tiny:E001', 'tiny:E074']);
+    // Off by default for a bundle without aliasTopK: candidates are the retriever's, in score order.
+    const plain = await el.annotate(text, { returnCandidates: true, topK: 5 });
+    const scores = plain.windows?.[0]?.entityCandidates?.map((c) => c.score) ?? [];
+    expect([...scores].sort((a, b) => b - a)).toEqual(scores);
+  });
+
   it('cie bundles link and relate; narrowing the task changes what runs', async () => {
     const text = 'Nikola Tesla works for Cyberdyne Systems in Paris.';
     const full = await cie.annotate(text, { relationThreshold: 0 });
@@ -77,6 +97,8 @@ describe('Relik.annotate', () => {
     await expect(el.annotate(42 as unknown as string)).rejects.toThrow(/texts\[0\] must be a string or \{text: string, words\?: Word\[\]\}, got number/);
     await expect(el.annotate('ok', { topk: 3 } as never)).rejects.toThrow(/unknown option "topk"; known options: task, topK/);
     await expect(el.annotate('ok', { topK: 0 })).rejects.toThrow(/options.topK must be an integer >= 1, got 0/);
+    await expect(el.annotate('ok', { aliasTopK: -1 })).rejects.toThrow(/options.aliasTopK must be an integer >= 0, got -1/);
+    await expect(el.annotate('ok', { aliasPriorWeight: Number.NaN })).rejects.toThrow(/options.aliasPriorWeight must be a finite number >= 0, got NaN/);
     await expect(el.annotate('ok', { windowSize: 8, windowStride: 9 })).rejects.toThrow(/options.windowStride \(9\) must not exceed windowSize \(8\)/);
     await expect(el.annotate('ok', { relationThreshold: 1.5 })).rejects.toThrow(/options.relationThreshold must be a number in \[0, 1\)/);
     await expect(el.annotate('bad \uD800 text')).rejects.toThrow(/not valid Unicode: it contains an unpaired UTF-16 surrogate/);

@@ -66,6 +66,39 @@ describe('decodePass', () => {
     expect(m.detectionScore).toBeCloseTo((1 / (1 + Math.exp(-3))) * (1 / (1 + Math.exp(-gelu(3)))), 6);
   });
 
+  it('a link bonus (name prior) re-ranks the candidates of a linked mention but never overrides NME', () => {
+    const mention = (p: number, row: Float32Array, start: { value: number }, linkable: boolean): void => {
+      if (p === 2) start.value = 3;
+      row[0] = p === 2 ? 1 : 0;
+      row[1] = p === 3 ? 2 : -5;
+      if (!linkable) return;
+      if (p === 2) row.set([1, 0], 2);
+      if (p === 3) row.set([1, 0], 4);
+      if (p === 9) row.set([3, 0], 2);
+      if (p === 7) row.set([0, 3], 2);
+    };
+    const options = { endsPerStart: 'one', relationThreshold: 0.5, linkEntities: true, extractRelations: false } as const;
+    const linked = outputs(el.inputIds.length, (p, row, start) => mention(p, row, start, true));
+    const calls: number[] = [];
+    const bonus = (_m: unknown, candidate: number): number => {
+      calls.push(candidate);
+      return candidate === 0 ? 10 : 0;
+    };
+    const plain = decodePass(el, linked, heads, options).mentions[0]!;
+    const prior = decodePass(el, linked, heads, { ...options, linkBonus: bonus }).mentions[0]!;
+    expect(plain.candidate).toBe(1);
+    expect(prior.candidate).toBe(0);
+    const M = [gelu(2), gelu(0)];
+    const logits = [0, gelu(0) * M[0]! + gelu(3) * M[1]! + 10, gelu(3) * M[0]! + gelu(0) * M[1]!];
+    expect(prior.linkScore).toBeCloseTo(softmax(logits)[1]!, 6);
+    expect(calls.sort()).toEqual([0, 1]); // asked for the entity candidates only, not the NME slot
+    // All logits equal: the reader says NME (first slot); the bonus is not consulted.
+    const unlinkable = outputs(el.inputIds.length, (p, row, start) => mention(p, row, start, false));
+    calls.length = 0;
+    expect(decodePass(el, unlinkable, heads, { ...options, linkBonus: bonus }).mentions[0]!.candidate).toBe(-1);
+    expect(calls).toEqual([]);
+  });
+
   it('"all" keeps every end above 0.5; given mentions skip detection', () => {
     const out = outputs(el.inputIds.length, (p, row, start) => {
       if (p === 1) start.value = 2;

@@ -17,6 +17,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import torch
 
+from .aliases import alias_counts, alias_settings, with_aliases
 from .bundle import BundleSpec, write_bundle
 from .data import AlignReport, read_casrel, read_el, read_kb, read_re, read_rebel, split_rebel, window_docs
 from .errors import ConfigError
@@ -193,9 +194,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     train: list[ReaderExample] = []
     dev: list[ReaderExample] = []
     repeats: list[tuple[int, int, int]] = []  # (first, end) train windows of a source, copies per epoch
+    aliases = alias_settings(cfg)
+    if aliases is not None and task == "re":
+        raise ConfigError("aliases", "needs an entity task (el or cie): task 're' has no entity index")
+    linked_train_docs = []
     for src in data_sources(cfg):
         train_docs, dev_docs = load_docs(src, report, kb)
         links = title_to_id if "el" in src["labels"] else None
+        if links is not None:
+            linked_train_docs.extend(train_docs)
         first = len(train)
         for windows, docs in ((train, train_docs), (dev, dev_docs)):
             part = window_docs(docs, size, stride, links, report, strategy)
@@ -273,10 +280,14 @@ def main(argv: Sequence[str] | None = None) -> None:
                       max_passage_tokens=int(get(cfg, "retriever.maxPassageTokens", 64)),
                       ends_per_start=get(cfg, "reader.endsPerStart", "one"), relation_threshold=threshold,
                       index_dtype=get(cfg, "export.indexDtype", "float16"), shared_encoder=shared,
+                      alias_top_k=aliases["topK"] if aliases else 0,
+                      alias_prior_weight=aliases["priorWeight"] if aliases else 0.0,
                       quantize=quant_scheme(get(cfg, "export.quantize", True)),
                       training={"config": cfg, "devMetrics": metrics, "data": report.as_dict(), "seed": seed,
                                 "baseModel": str(model_dir)})
     kb_rows = [{"id": e["id"], "title": e["title"], "text": e["text"]} for e in kb] if kb else None
+    if kb_rows and aliases is not None and aliases["fromTrain"]:
+        kb_rows = with_aliases(kb_rows, alias_counts(linked_train_docs, title_to_id or {}))
     rep = write_bundle(out, spec, model.cpu().float(), reader_tok, retriever.cpu().float() if retriever else None,
                        (reader_tok if shared else base_tok) if retriever else None, kb_rows, relations,
                        [ex.words for ex in dev[:4] or train[:4]])

@@ -44,6 +44,9 @@ class BundleSpec:
     # the retriever is the reader's encoder: one graph with the reader outputs and "embedding" (entities.retriever
     # names the reader folder)
     shared_encoder: bool = False
+    # name lookup in the runtime (src/index/aliases.ts): candidates per window found by name, weight of the name prior
+    alias_top_k: int = 0
+    alias_prior_weight: float = 0.0
 
 
 class SharedEncoderGraph(nn.Module):
@@ -110,6 +113,7 @@ def write_bundle(out: Path, spec: BundleSpec, reader: ReaderModel, reader_tok: T
         write_index(out / "index" / "entities", entities, emb, spec.index_dtype, spec.max_passage_tokens)
         manifest["entities"] = {"index": "index/entities", "retriever": "reader" if spec.shared_encoder else "retriever",
                                 "topK": spec.entity_top_k,
+                                "aliasTopK": spec.alias_top_k, "aliasPriorWeight": spec.alias_prior_weight,
                                 "useDocTopic": False}
     if spec.task in ("re", "cie"):
         if relations is None:

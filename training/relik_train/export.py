@@ -168,7 +168,10 @@ def write_index(directory: Path, passages: Sequence[dict], embeddings: np.ndarra
     directory.mkdir(parents=True, exist_ok=True)
     with open(directory / "passages.jsonl", "w", encoding="utf-8") as f:
         for p in passages:
-            f.write(json.dumps({"id": p["id"], "title": p["title"], "text": p["text"]}, ensure_ascii=False) + "\n")
+            row = {"id": p["id"], "title": p["title"], "text": p["text"]}
+            if p.get("aliases"):
+                row["aliases"] = p["aliases"]
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
     meta: dict = {"count": len(passages), "dim": 0, "dtype": dtype, "passages": "passages.jsonl",
                   "maxPassageTokens": max_passage_tokens}
     if embeddings is not None:

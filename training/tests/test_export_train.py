@@ -65,14 +65,18 @@ def test_tiny_train_export_reload_cie(tmp_path):
     assert log2[0]["event"] == "resumed" and log2[0]["step"] == 40
     retr = RetrieverModel(fixtures.tiny_encoder(TOK.get_vocab_size(), 2))
     kb = [{"id": e["id"], "title": e["title"], "text": e["text"]} for e in tiny.kb()]
+    kb[0]["aliases"] = [{"text": "Curie", "count": 2}]
     spec = BundleSpec(name="t", task="cie", window_size=32, window_stride=16, max_length=96, max_candidate_tokens=6,
                       entity_markers=6, relation_markers=6, entity_top_k=5, relation_top_k=5, max_query_tokens=64,
-                      quantize=None)
+                      quantize=None, alias_top_k=3, alias_prior_weight=0.5)
     out = tmp_path / "bundle"
     write_bundle(out, spec, model, rtok, retr, TOK, kb, tiny.relations(), [dev[0].words])
     manifest = json.loads((out / "relik.json").read_text())
     assert manifest["formatVersion"] == 1 and manifest["task"] == "cie"
     assert manifest["relations"]["retriever"] is None and manifest["entities"]["topK"] == 5
+    assert manifest["entities"]["aliasTopK"] == 3 and manifest["entities"]["aliasPriorWeight"] == 0.5
+    first = json.loads((out / "index" / "entities" / "passages.jsonl").read_text(encoding="utf-8").splitlines()[0])
+    assert first["aliases"] == [{"text": "Curie", "count": 2}]
     idx = json.loads((out / "index" / "entities" / "index.json").read_text())
     emb = np.fromfile(out / "index" / "entities" / "embeddings.bin", dtype="<f2")
     assert emb.size == idx["count"] * idx["dim"] == 100 * 32

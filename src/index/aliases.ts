@@ -1,0 +1,137 @@
+import { splitWords } from '../text/words.js';
+import type { Passage } from './passages.js';
+
+/** One way a KB entry is named in text, with how often it was seen naming that entry (its prior). */
+export interface Alias {
+  readonly text: string;
+  readonly count: number;
+}
+
+/** A KB row one n-gram of the text may name, with the prior of that name for that row. */
+interface AliasEntry {
+  readonly row: number;
+  readonly prior: number;
+}
+
+/** Longest alias, in words, looked up in text: longer names are rare and slow every window's scan. */
+export const MAX_ALIAS_WORDS = 8;
+/** Rows kept per alias: a name shared by hundreds of entries ("John Smith") tells the reader little. */
+const MAX_ROWS_PER_ALIAS = 16;
+/** Priors of names derived from titles, below any alias seen once in data (count >= 1). */
+const TITLE_PRIOR = 0.5;
+const SHORT_TITLE_PRIOR = 0.25;
+const LAST_NAME_PRIOR = 0.1;
+
+/** Lookup key of a name: its words (by the runtime's word rule), lower-cased, joined by single spaces. */
+export function aliasKey(words: readonly string[]): string {
+  return words.join(' ').toLocaleLowerCase('en-US');
+}
+
+/** "Paris (band)" -> "Paris"; "Springfield, Illinois" -> "Springfield": how such entries are written in text. */
+function shortTitles(title: string): string[] {
+  const noParenthetical = title.replace(/\s*\([^()]*\)\s*$/u, '');
+  const beforeComma = noParenthetical.split(', ')[0] as string;
+  return [...new Set([noParenthetical, beforeComma])].filter((t) => t !== title && t.trim() !== '');
+}
+
+/**
+ * "Bill Clinton" -> "Clinton": the last word of a 2-4 word capitalised title, as people and organisations are
+ * named after first mention. Its prior is the lowest, so an entry titled by that word (York) comes first.
+ */
+function lastNameOf(title: string): string | null {
+  const words = (shortTitles(title).at(-1) ?? title).split(' ');
+  if (words.length < 2 || words.length > 4 || !words.every((w) => /^\p{Lu}/u.test(w))) return null;
+  const last = words[words.length - 1] as string;
+  return /^\p{Lu}\p{Ll}{2,}$/u.test(last) ? last : null;
+}
+
+/** Text words starting with a capital letter or a digit: where names begin in cased languages. */
+const NAME_START = /^[\p{Lu}\p{Lt}\p{N}]/u;
+
+/**
+ * Name lookup for candidate generation: maps every title (also without its parenthetical or comma qualifier)
+ * and every alias of an index's passages to KB rows, and finds which word n-grams of a window name KB entries.
+ * It adds candidates the dense retriever misses when the text names an entity the way the KB does.
+ */
+export class AliasTable {
+  private constructor(
+    private readonly entries: ReadonlyMap<string, readonly AliasEntry[]>,
+    readonly maxWords: number,
+  ) {}
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  static fromPassages(passages: readonly Passage[]): AliasTable {
+    const byKey = new Map<string, Map<number, number>>();
+    let maxWords = 1;
+    const add = (name: string, row: number, prior: number): void => {
+      const words = splitWords(name).map((w) => w.text);
+      if (words.length === 0 || words.length > MAX_ALIAS_WORDS) return;
+      maxWords = Math.max(maxWords, words.length);
+      const key = aliasKey(words);
+      let rows = byKey.get(key);
+      if (rows === undefined) byKey.set(key, (rows = new Map()));
+      rows.set(row, Math.max(rows.get(row) ?? 0, prior));
+    };
+    passages.forEach((passage, row) => {
+      add(passage.title, row, TITLE_PRIOR);
+      for (const short of shortTitles(passage.title)) add(short, row, SHORT_TITLE_PRIOR);
+      const last = lastNameOf(passage.title);
+      if (last !== null) add(last, row, LAST_NAME_PRIOR);
+      for (const alias of passage.aliases ?? []) add(alias.text, row, alias.count);
+    });
+    const entries = new Map<string, AliasEntry[]>();
+    for (const [key, rows] of byKey) {
+      const sorted = [...rows].map(([row, prior]) => ({ row, prior })).sort((a, b) => b.prior - a.prior || a.row - b.row);
+      entries.set(key, sorted.slice(0, MAX_ROWS_PER_ALIAS));
+    }
+    return new AliasTable(entries, maxWords);
+  }
+
+  /**
+   * p(row | name) for the name `words` (each row's prior over the name's rows), or null when no KB entry has
+   * that name. Rows past the per-name cap are absent (probability 0).
+   */
+  priorsOf(words: readonly string[]): ReadonlyMap<number, number> | null {
+    const rows = this.entries.get(aliasKey(words));
+    if (rows === undefined) return null;
+    const total = rows.reduce((sum, e) => sum + e.prior, 0);
+    return new Map(rows.map((e) => [e.row, e.prior / total]));
+  }
+
+  /**
+   * Up to `limit` KB rows named in `words`, best first: every name's most likely row (highest prior; longer
+   * names first among equals), then every name's second row, and so on. Only n-grams that start with a
+   * capitalised word or a digit are looked up.
+   */
+  rowsNamedIn(words: readonly string[], limit: number): number[] {
+    if (limit <= 0) return [];
+    const found: { start: number; length: number; rows: readonly AliasEntry[] }[] = [];
+    words.forEach((word, start) => {
+      if (!NAME_START.test(word)) return;
+      for (let length = Math.min(this.maxWords, words.length - start); length >= 1; length--) {
+        const rows = this.entries.get(aliasKey(words.slice(start, start + length)));
+        if (rows !== undefined) found.push({ start, length, rows });
+      }
+    });
+    found.sort((a, b) => (b.rows[0] as AliasEntry).prior - (a.rows[0] as AliasEntry).prior || b.length - a.length || a.start - b.start);
+    const out: number[] = [];
+    const taken = new Set<number>();
+    for (let level = 0; out.length < limit; level++) {
+      let any = false;
+      for (const name of found) {
+        const entry = name.rows[level];
+        if (entry === undefined) continue;
+        any = true;
+        if (taken.has(entry.row)) continue;
+        taken.add(entry.row);
+        out.push(entry.row);
+        if (out.length === limit) break;
+      }
+      if (!any) break;
+    }
+    return out;
+  }
+}

@@ -1,0 +1,114 @@
+"""Entity aliases from training data: how often each text names each KB entry (the runtime's name lookup).
+
+The TypeScript runtime (src/index/aliases.ts) adds KB entries that a window's words name to the window's
+candidates and weighs each link by p(entity | mention text); titles give names by themselves, the aliases written
+here add the names seen in training data ("Clinton" -> Bill Clinton, 12 times). Only train splits are read.
+
+`python -m relik_train.aliases --bundle B --config C [--data-root D]` writes them into an existing bundle (the
+step that gave the shipped default bundle its aliases); `build` does the same when the config has `aliases`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from .data import AlignReport, Doc, read_kb
+from .errors import ConfigError
+
+
+def alias_counts(docs: Iterable[Doc], title_to_id: dict[str, str]) -> dict[str, Counter]:
+    """entity id -> Counter(mention text -> times it names that entity) over linked spans of `docs`."""
+    counts: dict[str, Counter] = defaultdict(Counter)
+    for doc in docs:
+        for start, end, title in doc.spans:
+            entity = title_to_id.get(title)
+            text = " ".join(doc.words[start:end]).strip()
+            if entity is not None and text:
+                counts[entity][text] += 1
+    return counts
+
+
+def with_aliases(passages: Sequence[dict], counts: dict[str, Counter]) -> list[dict]:
+    """Passages with `aliases: [{text, count}]` (most frequent first) where the data named them."""
+    out = []
+    for p in passages:
+        seen = counts.get(p["id"])
+        row = {k: v for k, v in p.items() if k != "aliases"}
+        if seen:
+            row["aliases"] = [{"text": t, "count": c} for t, c in sorted(seen.items(), key=lambda kv: (-kv[1], kv[0]))]
+        out.append(row)
+    return out
+
+
+def alias_settings(cfg: dict) -> dict | None:
+    """The config's `aliases` block, checked: {fromTrain: bool, topK: int >= 0, priorWeight: number >= 0}."""
+    block = cfg.get("aliases")
+    if block is None:
+        return None
+    if not isinstance(block, dict):
+        raise ConfigError("aliases", f"expected {{fromTrain, topK, priorWeight}}, got {block!r}")
+    from_train = block.get("fromTrain", True)
+    top_k = block.get("topK", 20)
+    weight = block.get("priorWeight", 1.0)
+    if not isinstance(from_train, bool):
+        raise ConfigError("aliases.fromTrain", f"must be true or false, got {from_train!r}")
+    if not isinstance(top_k, int) or isinstance(top_k, bool) or top_k < 0:
+        raise ConfigError("aliases.topK", f"must be an integer >= 0, got {top_k!r}")
+    if not isinstance(weight, (int, float)) or isinstance(weight, bool) or not weight >= 0:
+        raise ConfigError("aliases.priorWeight", f"must be a number >= 0, got {weight!r}")
+    return {"fromTrain": from_train, "topK": top_k, "priorWeight": float(weight)}
+
+
+def add_to_bundle(bundle: Path, counts: dict[str, Counter], settings: dict) -> dict:
+    """Rewrites the bundle's entity passages with aliases and sets entities.aliasTopK / aliasPriorWeight."""
+    manifest_path = bundle / "relik.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    entities = manifest.get("entities")
+    if not isinstance(entities, dict):
+        raise ValueError(f"{manifest_path}: the bundle has no entity index to add aliases to")
+    index = bundle / entities["index"]
+    meta = json.loads((index / "index.json").read_text(encoding="utf-8"))
+    passages_path = index / meta.get("passages", "passages.jsonl")
+    passages = [json.loads(line) for line in passages_path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows = with_aliases(passages, counts if settings["fromTrain"] else {})
+    with open(passages_path, "w", encoding="utf-8") as f:
+        for row in rows:
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+    entities["aliasTopK"] = settings["topK"]
+    entities["aliasPriorWeight"] = settings["priorWeight"]
+    manifest_path.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    named = sum(1 for r in rows if "aliases" in r)
+    return {"entitiesWithAliases": named, "aliases": sum(len(r.get("aliases", [])) for r in rows),
+            "passagesBytes": passages_path.stat().st_size}
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    from .build import data_sources, load_docs  # build imports this module
+
+    ap = argparse.ArgumentParser(description="Write training-data aliases into a bundle's entity passages")
+    ap.add_argument("--bundle", required=True)
+    ap.add_argument("--config", required=True, help="the bundle's training config (its EL sources' train splits)")
+    ap.add_argument("--data-root", default=None)
+    args = ap.parse_args(argv)
+    cfg = json.loads(Path(args.config).read_text(encoding="utf-8"))
+    if args.data_root:
+        cfg.setdefault("data", {})["root"] = args.data_root
+        cfg["kb"]["path"] = cfg["kb"]["path"].replace("/work/shared/data", args.data_root)
+    settings = alias_settings(cfg)
+    if settings is None:
+        raise ConfigError("aliases", "the config has no aliases block")
+    kb = read_kb(Path(cfg["kb"]["path"]), cfg["kb"].get("limit"), cfg["kb"].get("idField", "title"))
+    title_to_id = {e["title"]: e["id"] for e in kb}
+    docs: list[Doc] = []
+    for src in data_sources(cfg):
+        if "el" in src["labels"]:
+            docs.extend(load_docs(src, AlignReport(), kb)[0])
+    print(json.dumps(add_to_bundle(Path(args.bundle), alias_counts(docs, title_to_id), settings)))
+
+
+if __name__ == "__main__":
+    main()
