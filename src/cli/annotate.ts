@@ -26,6 +26,8 @@ Options:
   --format text|json|jsonl
   --batch-size N          documents per batch in JSONL mode (default 8)
   --top-k N               entity candidates per window
+  --alias-top-k N         of those, how many may be entries the window names (KB titles, aliases); 0 = off
+  --alias-prior-weight W  weight of p(entity | mention text) from names in linking; 0 = the reader alone
   --relation-top-k N      relation candidates per window
   --window-size N, --window-stride N
   --window-strategy words|sentences
@@ -45,6 +47,8 @@ function annotateOptions(values: Record<string, string | boolean | undefined>): 
   if (task !== undefined && !['el', 're', 'cie'].includes(task)) throw new UsageError(`--task must be one of el, re, cie, got ${JSON.stringify(task)}`);
   const entries: [keyof AnnotateOptions, unknown][] = [
     ['topK', parseIntegerFlag('top-k', str('top-k'))],
+    ['aliasTopK', parseIntegerFlag('alias-top-k', str('alias-top-k'), 0)],
+    ['aliasPriorWeight', parseNumberFlag('alias-prior-weight', str('alias-prior-weight'), 0, 1000)],
     ['relationTopK', parseIntegerFlag('relation-top-k', str('relation-top-k'))],
     ['windowSize', parseIntegerFlag('window-size', str('window-size'))],
     ['windowStride', parseIntegerFlag('window-stride', str('window-stride'))],
@@ -99,6 +103,7 @@ export async function runAnnotate(argv: string[], io: CliIO): Promise<number> {
     options: {
       bundle: { type: 'string' }, file: { type: 'string' }, input: { type: 'string' }, format: { type: 'string' },
       'batch-size': { type: 'string' }, 'top-k': { type: 'string' }, 'relation-top-k': { type: 'string' },
+      'alias-top-k': { type: 'string' }, 'alias-prior-weight': { type: 'string' },
       'window-size': { type: 'string' }, 'window-stride': { type: 'string' }, 'window-strategy': { type: 'string' }, threshold: { type: 'string' }, task: { type: 'string' },
       output: { type: 'string' }, resume: { type: 'boolean' },
       candidates: { type: 'boolean' }, 'keep-nme': { type: 'boolean' }, 'doc-topic': { type: 'boolean' }, threads: { type: 'string' },

@@ -45,9 +45,17 @@ options:
   --task el|re|cie      narrow the bundle task
   --top-k N             entity candidates per window (retrieved)
   --alias-top-k N       entity candidates per window found by name (titles, aliases); 0 = off
+  --alias-prior-weight W  weight of p(entity | mention text) from names in linking; 0 = off
   --skip-recall         do not request candidates / compute retriever recall
   -h, --help            show this help
 `;
+
+function nonNegativeNumber(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0) throw new UsageError(`--${name} must be a number >= 0, got "${value}"`);
+  return n;
+}
 
 class UsageError extends Error {
   override readonly name = 'UsageError';
@@ -128,6 +136,7 @@ export async function runEvalWith(
     const batchSize = positiveInt('batch-size', values['batch-size']) ?? 8;
     const topK = positiveInt('top-k', values['top-k']);
     const aliasTopK = positiveInt('alias-top-k', values['alias-top-k'], 0);
+    const aliasPriorWeight = nonNegativeNumber('alias-prior-weight', values['alias-prior-weight']);
     const task = values.task;
     if (task !== undefined && task !== 'el' && task !== 're' && task !== 'cie') {
       throw new UsageError(`--task must be one of el, re, cie, got "${task}"`);
@@ -157,7 +166,7 @@ export async function runEvalWith(
       ...(task && task !== bundle.task ? { task } : {}),
       ...(topK !== undefined ? { topK } : {}),
       ...(aliasTopK !== undefined ? { aliasTopK } : {}),
-      ...(values['alias-prior-weight'] !== undefined ? { aliasPriorWeight: Number(values['alias-prior-weight']) } : {}),
+      ...(aliasPriorWeight !== undefined ? { aliasPriorWeight } : {}),
     };
     const progress = progressReporter(io.stderr, isTty(io.stderr));
     say(`evaluating ${bundle.name} on ${datasetName}: ${documents.length} documents, batch size ${batchSize}`);

@@ -33,6 +33,8 @@ export interface VectorSearch {
   readonly count: number;
   readonly dim: number;
   search(queries: Float32Array, k: number): SearchHit[][];
+  /** Exact scores of the given rows for one query (searches that keep their vectors). */
+  scoreRows?(query: Float32Array, rows: readonly number[]): number[];
 }
 
 /** Rows the native scan returns beyond k, re-scored exactly so near-ties at the cut do not depend on SIMD rounding. */
@@ -59,6 +61,10 @@ export class FlatSearch implements VectorSearch {
     let score = 0;
     for (let e = 0; e < this.dim; e++) score += (query[e] as number) * (this.vectors[base + e] as number);
     return score;
+  }
+
+  scoreRows(query: Float32Array, rows: readonly number[]): number[] {
+    return rows.map((row) => this.score(query, row));
   }
 
   search(queries: Float32Array, k: number): SearchHit[][] {

@@ -1,6 +1,6 @@
 import { AliasTable, aliasKey } from '../index/aliases.js';
 import type { Passage } from '../index/passages.js';
-import type { PassageIndex } from '../index/vector-index.js';
+import type { PassageIndex, SearchHit } from '../index/vector-index.js';
 import type { Candidate, GivenCandidate } from '../types.js';
 import type { RetrievalQuery, Retriever } from './retriever.js';
 
@@ -48,32 +48,39 @@ export class CandidateSource {
 
   /**
    * Candidates for each query: top-K by the retriever (or the first K passages when there is no retriever).
-   * With `aliasTopK` > 0, up to that many entries the query's words name (see {@link AliasTable}) come first and
-   * the retrieved ones fill the remaining of max(topK, named) slots.
+   * With `aliasTopK` > 0, up to that many entries the query's words name (see {@link AliasTable}) join them and
+   * take the place of the lowest retrieved ones: max(topK, named) candidates in all.
    */
   async candidatesFor(queries: readonly RetrievalQuery[], topK: number, aliasTopK = 0): Promise<ReaderCandidate[][]> {
-    let dense: ReaderCandidate[][];
+    const aliases = aliasTopK > 0 ? this.aliases : null;
+    const named = queries.map((q) => aliases?.rowsNamedIn(q.words, aliasTopK) ?? []);
     if (this.retriever === null || this.index.search === null) {
-      const all = this.index.passages.slice(0, topK).map((_, row) => this.readerCandidate(row, Number.NaN));
-      dense = queries.map(() => all);
-    } else {
-      const retriever = this.retriever;
-      const { vectors, dim } = await retriever.embed(queries.map((q) => retriever.queryIds(q)));
-      if (dim !== this.index.manifest.dim) throw new RangeError(`retriever embeds ${dim} dimensions but the index has ${this.index.manifest.dim}`);
-      dense = this.index.search.search(vectors, topK).map((hits) => hits.map((hit) => this.readerCandidate(hit.row, hit.score)));
+      const all = this.index.passages.slice(0, topK).map((_, row) => row);
+      return named.map((rows) => this.join(rows, [], all.map((row) => ({ row, score: Number.NaN })), topK));
     }
-    const aliases = this.aliases;
-    if (aliases === null || aliasTopK <= 0) return dense;
-    return queries.map((query, q) => {
-      const retrieved = dense[q] as ReaderCandidate[];
-      const scoreOf = new Map(retrieved.map((c) => [c.id, c.score]));
-      const named = aliases.rowsNamedIn(query.words, aliasTopK).map((row) => this.readerCandidate(row, Number.NaN));
-      const namedIds = new Set(named.map((c) => c.id));
-      // Named entries take the first slots (scored when the retriever found them too); retrieved ones fill the
-      // rest, so a window still has topK candidates: one reader pass, as without name lookup.
-      const first = named.map((c) => ({ ...c, score: scoreOf.get(c.id) ?? Number.NaN }));
-      return [...first, ...retrieved.filter((c) => !namedIds.has(c.id))].slice(0, Math.max(topK, first.length));
+    const retriever = this.retriever;
+    const search = this.index.search;
+    const { vectors, dim } = await retriever.embed(queries.map((q) => retriever.queryIds(q)));
+    if (dim !== this.index.manifest.dim) throw new RangeError(`retriever embeds ${dim} dimensions but the index has ${this.index.manifest.dim}`);
+    return search.search(vectors, topK).map((hits, q) => {
+      const rows = named[q] as number[];
+      const query = vectors.subarray(q * dim, (q + 1) * dim);
+      return this.join(rows, search.scoreRows?.(query, rows) ?? rows.map(() => Number.NaN), hits, topK);
     });
+  }
+
+  /**
+   * Named rows plus the best retrieved ones, max(topK, named) in all, in retriever-score order: the reader was
+   * trained on candidates in that order. Without scores (an approximate index), named rows come first.
+   */
+  private join(namedRows: readonly number[], namedScores: readonly number[], retrieved: readonly SearchHit[], topK: number): ReaderCandidate[] {
+    const taken = new Set(namedRows);
+    const keep = Math.max(0, topK - namedRows.length);
+    const others = retrieved.filter((hit) => !taken.has(hit.row)).slice(0, keep);
+    const named = namedRows.map((row, i) => ({ row, score: namedScores[i] as number }));
+    const all = [...named, ...others];
+    if (named.every((c) => !Number.isNaN(c.score))) all.sort((a, b) => b.score - a.score || a.row - b.row);
+    return all.map((c) => this.readerCandidate(c.row, c.score));
   }
 
   /** p(entity id | name) for the name `words`, from the index's titles and aliases; null when nothing has that name. */

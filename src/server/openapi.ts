@@ -87,6 +87,8 @@ export function openApiDocument(config: ServerConfig, version: string): Schema {
           properties: {
             task: { enum: ['el', 're', 'cie'], description: 'narrow a cie bundle to el or re' },
             topK: { type: 'integer', minimum: 1 },
+            aliasTopK: { type: 'integer', minimum: 0, description: 'of the topK entity candidates, how many may be entries the window names (KB titles, aliases); 0 = off' },
+            aliasPriorWeight: { type: 'number', minimum: 0, description: 'weight of p(entity | mention text) from KB names in linking; 0 = the reader alone' },
             relationTopK: { type: 'integer', minimum: 1 },
             windowSize: { type: 'integer', minimum: 1 },
             windowStride: { type: 'integer', minimum: 1 },

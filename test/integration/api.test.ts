@@ -57,22 +57,23 @@ describe('Relik.annotate', () => {
 
   it('name lookup puts the entries a window names first and weighs links by p(entity | mention text)', async () => {
     const text = 'Yesterday Marie Curie met Lovelace in Oslo.';
-    const r = await el.annotate(text, { returnCandidates: true, topK: 5, aliasTopK: 3 });
+    const r = await el.annotate(text, { returnCandidates: true, topK: 3, aliasTopK: 2 });
     const candidates = r.windows?.[0]?.entityCandidates ?? [];
-    // Titles (prior 0.5; the longer name first) before a last name (0.1); retrieved ones fill the other 2 slots.
-    expect(candidates.slice(0, 3).map((c) => c.id)).toEqual(['tiny:E000', 'tiny:E074', 'tiny:E001']);
-    expect(candidates).toHaveLength(5);
-    expect(new Set(candidates.map((c) => c.id)).size).toBe(5);
+    const plain = await el.annotate(text, { returnCandidates: true, topK: 3 });
+    const retrieved = plain.windows?.[0]?.entityCandidates?.map((c) => c.id) ?? [];
+    // The 2 best-named entries (titles before the last name "Lovelace") join the best retrieved one; all three
+    // in retriever-score order (the order the reader was trained on).
+    expect(retrieved).not.toContain('tiny:E074');
+    const ids = candidates.map((c) => c.id);
+    expect([...ids].sort()).toEqual([...new Set(['tiny:E000', 'tiny:E074', retrieved.find((id) => id !== 'tiny:E000')!])].sort());
+    const scores = candidates.map((c) => c.score);
+    expect([...scores].sort((a, b) => b - a)).toEqual(scores);
     const mentions = [[{ start: 10, end: 21 }, { start: 26, end: 34 }, { start: 38, end: 42 }]];
     const reader = await el.annotate(text, { aliasTopK: 3, mentions, keepNme: true });
     const named = await el.annotate(text, { aliasTopK: 3, aliasPriorWeight: 50, mentions, keepNme: true });
     // The tiny reader alone links none of them right; a heavy name prior decides.
     expect(reader.spans.map((s) => s.id)).not.toEqual(['tiny:E000', 'tiny:E001', 'tiny:E074']);
     expect(named.spans.map((s) => s.id)).toEqual(['tiny:E000', 'tiny:E001', 'tiny:E074']);
-    // Off by default for a bundle without aliasTopK: candidates are the retriever's, in score order.
-    const plain = await el.annotate(text, { returnCandidates: true, topK: 5 });
-    const scores = plain.windows?.[0]?.entityCandidates?.map((c) => c.score) ?? [];
-    expect([...scores].sort((a, b) => b - a)).toEqual(scores);
   });
 
   it('cie bundles link and relate; narrowing the task changes what runs', async () => {
