@@ -13,7 +13,8 @@ export const INDEX_HELP = `Usage: relik index build KB.jsonl --out NEW_BUNDLE [-
 Embeds your own knowledge base with the bundle's retriever and writes a new bundle (a copy of --bundle whose
 entity or relation index is yours), so the model links to your entries without retraining.
 --hnsw also writes an approximate-search graph (usearch HNSW): use it for KBs of 100K+ entries.
-KB.jsonl: one {"id": string, "title": string, "description"?: string} per line; ids must be unique.`;
+KB.jsonl: one {"id": string, "title": string, "description"?: string, "aliases"?: (string | {"text", "count"})[]}
+per line; ids must be unique. Aliases are other names of the entry, used by name lookup (entities.aliasTopK).`;
 
 function progressBar(io: CliIO): (done: number, total: number) => void {
   let last = 0;

@@ -109,6 +109,7 @@ describe('relik index build (CLI)', () => {
   it('embeds a user KB into a new bundle whose candidates come from it', async () => {
     const kb = join(dir, 'kb.jsonl');
     const entries = ['Zorblax Industries', 'Quentin Marlowe', 'Port Velmora'].map((title, i) => ({ id: `my:${i}`, title, description: 'a made-up entry' }));
+    Object.assign(entries[0]!, { aliases: ['Zorblax', { text: 'ZI', count: 3 }] });
     await writeFile(kb, entries.map((e) => JSON.stringify(e)).join('\n'));
     const out = join(dir, 'my-bundle');
     const built = await relik(['index', 'build', kb, '--bundle', bundle('tiny-el'), '--out', out]);
@@ -120,6 +121,13 @@ describe('relik index build (CLI)', () => {
     expect(annotated.code, annotated.stderr).toBe(0);
     const result = JSON.parse(annotated.stdout) as { windows: { entityCandidates: { id: string }[] }[] };
     expect(result.windows[0]?.entityCandidates.map((c) => c.id).sort()).toEqual(['my:0', 'my:1', 'my:2']);
+    // Aliases travel into the bundle and name the entry: with one candidate slot, name lookup fills it.
+    const passages = (await readFile(join(out, 'index', 'entities', 'passages.jsonl'), 'utf8')).split('\n');
+    expect(JSON.parse(passages[0]!)).toMatchObject({ aliases: [{ text: 'Zorblax', count: 1 }, { text: 'ZI', count: 3 }] });
+    const named = await relik(['annotate', '--bundle', out, '--format', 'json', '--candidates', '--top-k', '1', '--alias-top-k', '1', 'Quentin Marlowe met the ZI board.']);
+    expect(named.code, named.stderr).toBe(0);
+    const namedResult = JSON.parse(named.stdout) as { windows: { entityCandidates: { id: string }[] }[] };
+    expect(namedResult.windows[0]?.entityCandidates.map((c) => c.id)).toEqual(['my:0']);
   });
 
   it('rejects a KB with duplicate ids, naming the line', async () => {

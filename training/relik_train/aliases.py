@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -42,6 +43,106 @@ def with_aliases(passages: Sequence[dict], counts: dict[str, Counter]) -> list[d
             row["aliases"] = [{"text": t, "count": c} for t, c in sorted(seen.items(), key=lambda kv: (-kv[1], kv[0]))]
         out.append(row)
     return out
+
+
+# The runtime's name lookup (src/index/aliases.ts), for training windows: same names, priors and order, so the
+# reader trains on the candidates it will read. Words of alias texts come from an approximation of the runtime's
+# word rule (src/text/words.ts); training windows are already in words.
+MAX_ALIAS_WORDS = 8
+MAX_ROWS_PER_ALIAS = 16
+TITLE_PRIOR, SHORT_TITLE_PRIOR, LAST_NAME_PRIOR = 0.5, 0.25, 0.1
+_WORDS = re.compile(r"(?:[^\W\d_]\.){2,}|\d+(?:[.,]\d+)+|\w+(?:['’]\w+)*|\S", re.UNICODE)
+
+
+def alias_key(words: Sequence[str]) -> str:
+    return " ".join(words).lower()
+
+
+def _short_titles(title: str) -> list[str]:
+    no_paren = re.sub(r"\s*\([^()]*\)\s*$", "", title)
+    before_comma = no_paren.split(", ")[0]
+    return [t for t in dict.fromkeys([no_paren, before_comma]) if t != title and t.strip()]
+
+
+def _last_name(title: str) -> str | None:
+    short = _short_titles(title)
+    words = (short[-1] if short else title).split(" ")
+    if not 2 <= len(words) <= 4 or not all(w[:1].isupper() for w in words):
+        return None
+    last = words[-1]
+    return last if len(last) >= 3 and last[0].isupper() and last[1:].isalpha() and last[1:].islower() else None
+
+
+class NameTable:
+    """KB rows by name (titles, titles without qualifier, last names, aliases) with their priors."""
+
+    def __init__(self, passages: Sequence[dict]) -> None:
+        by_key: dict[str, dict[int, float]] = defaultdict(dict)
+        self.max_words = 1
+
+        def add(name: str, row: int, prior: float) -> None:
+            words = _WORDS.findall(name)
+            if not words or len(words) > MAX_ALIAS_WORDS:
+                return
+            self.max_words = max(self.max_words, len(words))
+            rows = by_key[alias_key(words)]
+            rows[row] = max(rows.get(row, 0.0), prior)
+
+        for row, p in enumerate(passages):
+            add(p["title"], row, TITLE_PRIOR)
+            for short in _short_titles(p["title"]):
+                add(short, row, SHORT_TITLE_PRIOR)
+            last = _last_name(p["title"])
+            if last is not None:
+                add(last, row, LAST_NAME_PRIOR)
+            for alias in p.get("aliases") or []:
+                add(alias["text"], row, float(alias["count"]))
+        self.entries = {k: sorted(v.items(), key=lambda rp: (-rp[1], rp[0]))[:MAX_ROWS_PER_ALIAS]
+                        for k, v in by_key.items()}
+
+    def rows_named_in(self, words: Sequence[str], limit: int) -> list[int]:
+        """Up to `limit` rows named in `words`: each name's best row (strongest prior, longer name, earlier first),
+        then each name's second row, and so on; only n-grams starting with a capital letter or digit."""
+        found = []
+        for start, word in enumerate(words):
+            if not (word[:1].isupper() or word[:1].isdigit()):
+                continue
+            for length in range(min(self.max_words, len(words) - start), 0, -1):
+                rows = self.entries.get(alias_key(words[start:start + length]))
+                if rows is not None:
+                    found.append((start, length, rows))
+        found.sort(key=lambda f: (-f[2][0][1], -f[1], f[0]))
+        out: list[int] = []
+        taken: set[int] = set()
+        level = 0
+        while len(out) < limit:
+            any_left = False
+            for _, _, rows in found:
+                if level >= len(rows):
+                    continue
+                any_left = True
+                row = rows[level][0]
+                if row not in taken:
+                    taken.add(row)
+                    out.append(row)
+                    if len(out) == limit:
+                        break
+            if not any_left:
+                break
+            level += 1
+        return out
+
+
+def join_named(named: Sequence[int], named_scores: Sequence[float], retrieved: Sequence[int],
+               retrieved_scores: Sequence[float], top_k: int) -> list[int]:
+    """The runtime's CandidateSource.join: named rows plus the best retrieved ones, max(top_k, named) in all,
+    in retriever-score order."""
+    taken = set(named)
+    keep = max(0, top_k - len(named))
+    others = [(r, s) for r, s in zip(retrieved, retrieved_scores) if r not in taken][:keep]
+    both = list(zip(named, named_scores)) + others
+    both.sort(key=lambda rs: (-rs[1], rs[0]))
+    return [r for r, _ in both]
 
 
 def alias_settings(cfg: dict) -> dict | None:

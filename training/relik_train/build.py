@@ -17,7 +17,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import torch
 
-from .aliases import alias_counts, alias_settings, with_aliases
+from .aliases import NameTable, alias_counts, alias_settings, join_named, with_aliases
 from .bundle import BundleSpec, write_bundle
 from .data import AlignReport, read_casrel, read_el, read_kb, read_re, read_rebel, split_rebel, window_docs
 from .errors import ConfigError
@@ -211,6 +211,13 @@ def main(argv: Sequence[str] | None = None) -> None:
             windows.extend(part)
         repeats.append((first, len(train), src["repeat"]))
     log({"event": "data", **report.as_dict(), "train_windows": len(train), "dev_windows": len(dev)})
+    if kb and aliases is not None and aliases["fromTrain"]:
+        counts = alias_counts(linked_train_docs, title_to_id or {})
+        for e in kb:
+            if e["id"] in counts:
+                e["aliases"] = with_aliases([{"id": e["id"]}], counts)[0]["aliases"]
+    # training windows get the candidates the runtime gives them: retrieved + named (src/index/aliases.ts)
+    name_lookup = (NameTable(kb), aliases["topK"]) if kb and aliases is not None and aliases["topK"] > 0 else None
     # relations: the closed set, most frequent first (capped at the relation markers)
     relations = None
     n_rel = int(get(cfg, "reader.relationMarkers", 0))
@@ -235,7 +242,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         raise ConfigError("retriever.shared", "needs an entity task (el or cie): task 're' has no retriever")
     if task in ("el", "cie") and not shared:
         retriever, metrics["retriever"] = build_retriever(cfg, model_dir, base_tok, kb, train, dev, device, seed,
-                                                          work, log)
+                                                          work, log, name_lookup)
     # reader
     n_ent = int(get(cfg, "reader.entityMarkers", 0))
     reader_tok = add_markers(base_tok, n_ent if task != "re" else 0, n_rel if task != "el" else 0)
@@ -249,7 +256,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                                                  int(init.get("entityMarkers", 0)), int(init.get("relationMarkers", 0)))})
     joint = None
     if shared:
-        retriever, joint = joint_retrieval(cfg, model, reader_tok, kb, train, dev, device, log, metrics)
+        retriever, joint = joint_retrieval(cfg, model, reader_tok, kb, train, dev, device, log, metrics, name_lookup)
     train = [ex for first, end, copies in repeats for _ in range(copies) for ex in train[first:end]]
     builder = ReaderInputBuilder(reader_tok, task, int(get(cfg, "reader.maxLength", 512)),
                                  int(get(cfg, "reader.maxCandidateTokens", 22)), max(n_ent, 2), max(n_rel, 1))
@@ -285,9 +292,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                       quantize=quant_scheme(get(cfg, "export.quantize", True)),
                       training={"config": cfg, "devMetrics": metrics, "data": report.as_dict(), "seed": seed,
                                 "baseModel": str(model_dir)})
-    kb_rows = [{"id": e["id"], "title": e["title"], "text": e["text"]} for e in kb] if kb else None
-    if kb_rows and aliases is not None and aliases["fromTrain"]:
-        kb_rows = with_aliases(kb_rows, alias_counts(linked_train_docs, title_to_id or {}))
+    kb_rows = [{k: e[k] for k in ("id", "title", "text", "aliases") if k in e} for e in kb] if kb else None
     rep = write_bundle(out, spec, model.cpu().float(), reader_tok, retriever.cpu().float() if retriever else None,
                        (reader_tok if shared else base_tok) if retriever else None, kb_rows, relations,
                        [ex.words for ex in dev[:4] or train[:4]])
@@ -315,7 +320,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 def joint_retrieval(cfg: dict, reader: ReaderModel, tok, kb: list[dict], train: list[ReaderExample],
                     dev: list[ReaderExample], device: torch.device, log: Callable[[dict], None],
-                    metrics: dict) -> tuple[RetrieverModel, JointRetrieval]:
+                    metrics: dict, names: tuple[NameTable, int] | None = None) -> tuple[RetrieverModel, JointRetrieval]:
     """retriever.shared: the retriever is the reader's encoder (+ mean pooling, projection, LayerNorm), trained in
     the reader loop; its refresh fills the windows' entity candidates like build_retriever does."""
     rc = get(cfg, "retriever", {})
@@ -337,10 +342,10 @@ def joint_retrieval(cfg: dict, reader: ReaderModel, tok, kb: list[dict], train: 
         for windows, is_train in ((train, True), (dev, False)):
             if not windows:
                 continue
-            ranked = top_k(embed(model, [queries[id(ex)] for ex in windows], pad, 64, device), index,
-                           max(k, n_hard + 8))
-            for ex, r in zip(windows, ranked.tolist()):
-                set_candidates(ex, r[:k], kb, row, k, add_gold=is_train)
+            q_emb = embed(model, [queries[id(ex)] for ex in windows], pad, 64, device)
+            ranked = top_k(q_emb, index, max(k, n_hard + 8))
+            for n, (ex, r) in enumerate(zip(windows, ranked.tolist())):
+                set_candidates(ex, with_names(names, ex, r[:k], q_emb[n], index, k), kb, row, k, add_gold=is_train)
                 if is_train:
                     gold_rows = {row[i] for _, _, i in ex.spans if i}
                     hard[id(ex)] = [i for i in r if i not in gold_rows][:n_hard]
@@ -362,7 +367,8 @@ def joint_retrieval(cfg: dict, reader: ReaderModel, tok, kb: list[dict], train: 
 
 def build_retriever(cfg: dict, model_dir: Path, tok, kb: list[dict], train: list[ReaderExample],
                     dev: list[ReaderExample], device: torch.device, seed: int, work: Path,
-                    log: Callable[[dict], None]) -> tuple[RetrieverModel, dict]:
+                    log: Callable[[dict], None], names: tuple[NameTable, int] | None = None
+                    ) -> tuple[RetrieverModel, dict]:
     """Train (or resume) the retriever, then fill each window's entity candidates with its top-K (+ gold in train)."""
     rc = get(cfg, "retriever", {})
     model = RetrieverModel(load_encoder(model_dir), layer_norm=bool(rc.get("layerNorm", True)))
@@ -393,10 +399,25 @@ def build_retriever(cfg: dict, model_dir: Path, tok, kb: list[dict], train: list
         torch.save(model.state_dict(), ckpt)
     index = embed(model, passages, pad, 128, device)
     for windows, exs, is_train in ((train, tr, True), (dev, dv, False)):
-        ranked = top_k(embed(model, [e.query for e in exs], pad, 64, device), index, k).tolist()
-        for ex, r in zip(windows, ranked):
-            set_candidates(ex, r, kb, row, k, add_gold=is_train)
+        q_emb = embed(model, [e.query for e in exs], pad, 64, device)
+        ranked = top_k(q_emb, index, k).tolist()
+        for n, (ex, r) in enumerate(zip(windows, ranked)):
+            set_candidates(ex, with_names(names, ex, r, q_emb[n], index, k), kb, row, k, add_gold=is_train)
     return model, metrics
+
+
+def with_names(names: tuple[NameTable, int] | None, ex: ReaderExample, rows: Sequence[int], query: torch.Tensor,
+               index: torch.Tensor, k: int) -> list[int]:
+    """The retrieved rows joined by the rows the window's words name (the runtime's aliasTopK), as the runtime
+    joins them: max(k, named) rows in retriever-score order."""
+    if names is None:
+        return list(rows)
+    table, limit = names
+    named = table.rows_named_in(ex.words, limit)
+    if not named:
+        return list(rows)
+    scores = (index[list(rows) + named] @ query).tolist()
+    return join_named(named, scores[len(rows):], rows, scores[:len(rows)], k)
 
 
 def set_candidates(ex: ReaderExample, rows: Sequence[int], kb: list[dict], row: dict[str, int], k: int,

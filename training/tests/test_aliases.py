@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from relik_train.aliases import add_to_bundle, alias_counts, alias_settings, with_aliases
+from relik_train.aliases import NameTable, add_to_bundle, alias_counts, alias_settings, join_named, with_aliases
 from relik_train.data import Doc
 from relik_train.errors import ConfigError
 
@@ -45,3 +45,51 @@ def test_add_to_bundle_rewrites_passages_and_manifest(tmp_path):
     assert [{k: v for k, v in p.items() if k != "aliases"} for p in after] == [json.loads(x) for x in before]
     manifest = json.loads((bundle / "relik.json").read_text(encoding="utf-8"))
     assert manifest["entities"]["aliasTopK"] == 5 and manifest["entities"]["aliasPriorWeight"] == 0.5
+
+
+def test_name_table_matches_the_runtime_rule():
+    """Same passages and window as test/unit/aliases.test.ts: same rows, same order."""
+    passages = [
+        {"id": "Bill Clinton", "title": "Bill Clinton", "aliases": [{"text": "Clinton", "count": 12}]},
+        {"id": "Hillary Clinton", "title": "Hillary Clinton", "aliases": [{"text": "Clinton", "count": 3}]},
+        {"id": "Paris", "title": "Paris"},
+        {"id": "Paris (band)", "title": "Paris (band)"},
+        {"id": "Springfield, Illinois", "title": "Springfield, Illinois"},
+        {"id": "York", "title": "York"},
+        {"id": "Walter Scott", "title": "Walter Scott"},
+        {"id": "Scott", "title": "Scott"},
+        {"id": "New York City", "title": "New York City", "aliases": [{"text": "New York", "count": 5}]},
+        {"id": "U.S.", "title": "United States", "aliases": [{"text": "U.S.", "count": 40}]},
+    ]
+    table = NameTable(passages)
+    window = "Clinton flew from New York to Paris , the U.S. said , not from york .".split(" ")
+    ids = [passages[r]["id"] for r in table.rows_named_in(window, 20)]
+    assert ids == ["U.S.", "Bill Clinton", "New York City", "York", "Paris", "Hillary Clinton", "Paris (band)"]
+    assert [passages[r]["id"] for r in table.rows_named_in(window, 2)] == ["U.S.", "Bill Clinton"]
+    assert [passages[r]["id"] for r in table.rows_named_in(["Springfield"], 5)] == ["Springfield, Illinois"]
+    assert [passages[r]["id"] for r in table.rows_named_in(["Scott"], 5)] == ["Scott", "Walter Scott"]
+    assert table.rows_named_in(["nothing", "named"], 5) == []
+
+
+def test_join_named_keeps_k_in_score_order():
+    # named 7 (score 0.9) and 3 (also retrieved); retrieved 1, 3, 5, 9 by score; k = 4
+    assert join_named([7, 3], [0.9, 0.5], [1, 3, 5, 9], [0.8, 0.5, 0.4, 0.1], 4) == [7, 1, 3, 5]
+    assert join_named([7, 8, 9], [0.1, 0.2, 0.3], [1], [0.8], 2) == [9, 8, 7]
+
+
+def test_with_names_gives_training_windows_the_runtime_candidates():
+    """build.with_names: named rows join the retrieved ones, scored by the same query, cut to k (as the runtime)."""
+    from types import SimpleNamespace
+
+    import torch
+
+    from relik_train.build import with_names
+
+    passages = [{"id": str(i), "title": t} for i, t in enumerate(["Paris", "Oslo", "Rome", "Lima", "Kenya"])]
+    index = torch.eye(5)
+    query = torch.tensor([0.9, 0.1, 0.8, 0.7, 0.0])  # retrieval ranks Paris, Rome, Lima, Oslo, Kenya
+    window = SimpleNamespace(words=["They", "flew", "to", "Kenya", "."])
+    names = (NameTable(passages), 2)
+    assert with_names(None, window, [0, 2, 3], query, index, 3) == [0, 2, 3]
+    assert with_names(names, window, [0, 2, 3], query, index, 3) == [0, 2, 4]  # Kenya replaces the lowest (Lima)
+    assert with_names(names, SimpleNamespace(words=["no", "names"]), [0, 2, 3], query, index, 3) == [0, 2, 3]
