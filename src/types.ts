@@ -106,7 +106,7 @@ export interface AnnotateOptions {
   /** Override the bundle task; only narrowing is allowed (cie -> el or re). */
   readonly task?: Task;
   /**
-   * Entity candidates per window named by the window's words (KB titles and aliases), placed before the
+   * Entity candidates per window named by the window's words (KB titles and aliases); they replace the lowest
    * retrieved ones (default: bundle's entities.aliasTopK; 0 turns name lookup off).
    */
   readonly aliasTopK?: number;

@@ -12,7 +12,7 @@ export interface CandidateSource {
   /** Retriever folder, or null when every passage of the index is a candidate. */
   readonly retriever: string | null;
   readonly topK: number;
-  /** Candidates per window found by name lookup (titles and aliases), before the retrieved ones; 0 = off. */
+  /** Candidates per window found by name lookup (titles, aliases), replacing the lowest retrieved ones; 0 = off. */
   readonly aliasTopK: number;
   /** Weight of log p(entity | mention text) from titles and aliases added to link logits; 0 = off. */
   readonly aliasPriorWeight: number;
