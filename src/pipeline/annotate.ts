@@ -1,4 +1,5 @@
 import type { BundleManifest } from '../bundle/manifest.js';
+import type { DocumentNames } from '../index/aliases.js';
 import type { ResolvedOptions, PreparedDocument } from '../options.js';
 import { decodePass, type PassMention } from '../reader/decode.js';
 import { buildReaderPasses, windowTextLength, type ReaderPass } from '../reader/input.js';
@@ -162,11 +163,14 @@ export async function annotateDocuments(
   }
 
   // 2. Candidates.
+  const nameTable = usesEntities && (options.aliasTopK > 0 || options.aliasPriorWeight > 0) ? (parts.entities?.aliases ?? null) : null;
+  const documentNames = documents.map((doc) => nameTable?.documentNames(doc.words.map((x) => x.text)));
   const queries: RetrievalQuery[] = windows.map((w) => {
     const doc = documents[w.document] as PreparedDocument;
     const words = doc.words.slice(w.firstWord, w.endWord).map((x) => x.text);
     const topic = options.useDocTopic ? doc.words[0]?.text : undefined;
-    return topic === undefined ? { words } : { words, topic };
+    const names = documentNames[w.document];
+    return { words, ...(topic === undefined ? {} : { topic }), ...(names === undefined || names.size === 0 ? {} : { documentNames: names }) };
   });
   const entityCandidates: ReaderCandidate[][] = !usesEntities || parts.entities === null
     ? windows.map(() => [])
@@ -207,7 +211,7 @@ export async function annotateDocuments(
   // 4. Read and decode, a chunk of passes at a time: reader features are large (length x features floats per
   // pass), so a long document must not hold all of them at once. Chunks keep pass order (patch order matters).
   const linkBonus = usesEntities && options.aliasPriorWeight > 0 && parts.entities !== null && parts.entities.aliases !== null
-    ? namePriorBonus(parts.entities, documents, options.aliasPriorWeight)
+    ? namePriorBonus(parts.entities, documents, documentNames, options.aliasPriorWeight)
     : null;
   const windowSpans: (Map<string, WindowSpan> | undefined)[] = new Array(windows.length);
   const triplets: WindowTriplet[][] = documents.map(() => []);
@@ -292,12 +296,12 @@ const PRIOR_FLOOR = 0.01;
  * Link bonus `weight x log(p(entity | mention text) / p(best entity | mention text))` from the KB's names,
  * per window: 0 for the name's most likely entity and for mentions whose text names nothing in the KB.
  */
-function namePriorBonus(source: CandidateSource, documents: readonly PreparedDocument[], weight: number) {
+function namePriorBonus(source: CandidateSource, documents: readonly PreparedDocument[], documentNames: readonly (DocumentNames | undefined)[], weight: number) {
   return (window: DocumentWindow, candidates: readonly ReaderCandidate[]) => (mention: PassMention, candidate: number): number => {
     const words = (documents[window.document] as PreparedDocument).words
       .slice(window.firstWord + mention.firstWord, window.firstWord + mention.lastWord + 1)
       .map((w) => w.text);
-    const priors = source.namePriors(words);
+    const priors = source.namePriors(words, documentNames[window.document]);
     const id = candidates[candidate]?.id;
     if (priors === null || id === undefined) return 0;
     const best = Math.max(...priors.values());

@@ -1,4 +1,4 @@
-import { AliasTable, aliasKey } from '../index/aliases.js';
+import { AliasTable, aliasKey, type DocumentNames } from '../index/aliases.js';
 import type { Passage } from '../index/passages.js';
 import type { PassageIndex, SearchHit } from '../index/vector-index.js';
 import type { Candidate, GivenCandidate } from '../types.js';
@@ -53,7 +53,7 @@ export class CandidateSource {
    */
   async candidatesFor(queries: readonly RetrievalQuery[], topK: number, aliasTopK = 0): Promise<ReaderCandidate[][]> {
     const aliases = aliasTopK > 0 ? this.aliases : null;
-    const named = queries.map((q) => aliases?.rowsNamedIn(q.words, aliasTopK) ?? []);
+    const named = queries.map((q) => aliases?.rowsNamedIn(q.words, aliasTopK, q.documentNames) ?? []);
     if (this.retriever === null || this.index.search === null) {
       const all = this.index.passages.slice(0, topK).map((_, row) => row);
       return named.map((rows) => this.join(rows, [], all.map((row) => ({ row, score: Number.NaN })), topK));
@@ -83,14 +83,19 @@ export class CandidateSource {
     return all.map((c) => this.readerCandidate(c.row, c.score));
   }
 
-  /** p(entity id | name) for the name `words`, from the index's titles and aliases; null when nothing has that name. */
-  namePriors(words: readonly string[]): ReadonlyMap<string, number> | null {
+  /**
+   * p(entity id | name) for the name `words`, from the index's titles and aliases and the document's own names;
+   * null when nothing has that name.
+   */
+  namePriors(words: readonly string[], local?: DocumentNames): ReadonlyMap<string, number> | null {
     const table = this.aliases;
     if (table === null) return null;
     const key = aliasKey(words);
-    if (this.priorCache.has(key)) return this.priorCache.get(key) ?? null;
-    const rows = table.priorsOf(words);
+    const cacheable = local === undefined || !local.has(key);
+    if (cacheable && this.priorCache.has(key)) return this.priorCache.get(key) ?? null;
+    const rows = table.priorsOf(words, local);
     const byId = rows === null ? null : new Map([...rows].map(([row, p]) => [(this.index.passages[row] as Passage).id, p]));
+    if (!cacheable) return byId;
     if (this.priorCache.size > 100_000) this.priorCache.clear();
     this.priorCache.set(key, byId);
     return byId;

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { BundleError } from '../errors.js';
+import type { DocumentNames } from '../index/aliases.js';
 import { ModelSession, type SessionOptions } from '../runtime/onnx.js';
 import { SubwordTokenizer } from '../text/tokenizer.js';
 
@@ -7,6 +8,8 @@ import { SubwordTokenizer } from '../text/tokenizer.js';
 export interface RetrievalQuery {
   readonly words: readonly string[];
   readonly topic?: string;
+  /** Names the window's document gives its entities (name lookup only). */
+  readonly documentNames?: DocumentNames;
 }
 
 const QUERY_BATCH = 32;

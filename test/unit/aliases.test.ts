@@ -72,3 +72,28 @@ describe('passage aliases', () => {
     }
   });
 });
+
+describe('document names', () => {
+  const kb: Passage[] = [
+    { id: 'Washington, D.C.', title: 'Washington, D.C.', text: 'x', aliases: [{ text: 'Washington', count: 20 }] },
+    { id: 'MaliVai Washington', title: 'MaliVai Washington', text: 'x' },
+    { id: 'Glenn Hoddle', title: 'Glenn Hoddle', text: 'x' },
+  ];
+  const names = AliasTable.fromPassages(kb);
+
+  it('a full name in the document lends its last word to its entry, for that document only', () => {
+    const doc = words('MaliVai Washington beat Glenn Hoddle . Later Washington and Hoddle met in Washington .');
+    const local = names.documentNames(doc);
+    expect([...local.keys()].sort()).toEqual(['hoddle', 'washington']);
+    // "Washington": 20 sightings for the city, the document's 5 for the player (plus the player's KB last name 0.1).
+    const priors = names.priorsOf(words('Washington'), local)!;
+    expect(ids_([...priors.keys()])).toEqual(['Washington, D.C.', 'MaliVai Washington']);
+    expect(priors.get(1)).toBeCloseTo(5 / 25, 10);
+    expect(names.priorsOf(words('Washington'))!.get(1)).toBeCloseTo(0.1 / 20.1, 10);
+    expect(ids_(names.rowsNamedIn(words('Hoddle said'), 5, local))).toEqual(['Glenn Hoddle']);
+    // No full name, no document names.
+    expect(names.documentNames(words('Washington said so .')).size).toBe(0);
+  });
+
+  const ids_ = (rows: readonly number[]): string[] => rows.map((r) => kb[r]!.id);
+});
