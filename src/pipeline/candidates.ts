@@ -29,7 +29,7 @@ export class CandidateSource {
   private aliasTable: AliasTable | null = null;
   private readonly priorCache = new Map<string, ReadonlyMap<string, number> | null>();
 
-  /** Name lookup over the index's titles and aliases, built on first use (about 0.1 s per 40K passages). */
+  /** Name lookup over the index's titles and aliases, built on first use (about 0.2 s for 40K passages). */
   get aliases(): AliasTable | null {
     if (!this.looksUpNames) return null;
     return (this.aliasTable ??= AliasTable.fromPassages(this.index.passages));
