@@ -212,10 +212,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         repeats.append((first, len(train), src["repeat"]))
     log({"event": "data", **report.as_dict(), "train_windows": len(train), "dev_windows": len(dev)})
     if kb and aliases is not None and aliases["fromTrain"]:
-        counts = alias_counts(linked_train_docs, title_to_id or {})
-        for e in kb:
-            if e["id"] in counts:
-                e["aliases"] = with_aliases([{"id": e["id"]}], counts)[0]["aliases"]
+        kb = with_aliases(kb, alias_counts(linked_train_docs, title_to_id or {}))
     # training windows get the candidates the runtime gives them: retrieved + named (src/index/aliases.ts)
     name_lookup = (NameTable(kb), aliases["topK"]) if kb and aliases is not None and aliases["topK"] > 0 else None
     # relations: the closed set, most frequent first (capped at the relation markers)
