@@ -38,8 +38,8 @@ export interface DecodeOptions {
   readonly linkEntities: boolean;
   readonly extractRelations: boolean;
   /**
-   * Log-prior bonus added to a mention's logit for one entity candidate (index into the window's candidates),
-   * e.g. weight x log p(entity | mention text). Whether a mention is NME stays the reader's decision alone.
+   * Log-prior bonus added to a mention's logit for one candidate (index into the window's entity candidates; -1
+   * for NME), e.g. weight x log p(entity | mention text); the mention links to the argmax of the sums.
    */
   readonly linkBonus?: (mention: PassMention, candidate: number) => number;
   /** Given mentions as window-relative [firstWord, lastWord]; skips mention detection. */
@@ -121,12 +121,9 @@ export function decodePass(pass: ReaderPass, output: PassOutput, heads: HeadPara
     const probabilities = softmax(logits);
     let best = argmax(probabilities);
     const bonus = options.linkBonus;
-    if (bonus !== undefined && (pass.entitySlots[best] as { candidate: number }).candidate >= 0) {
-      const combined = softmax(logits.map((l, k) => {
-        const candidate = (pass.entitySlots[k] as { candidate: number }).candidate;
-        return candidate < 0 ? l : l + bonus(m, candidate);
-      }));
-      best = argmax(combined.map((p, k) => ((pass.entitySlots[k] as { candidate: number }).candidate < 0 ? -1 : p)));
+    if (bonus !== undefined) {
+      const combined = softmax(logits.map((l, k) => l + bonus(m, (pass.entitySlots[k] as { candidate: number }).candidate)));
+      best = argmax(combined);
       return { ...m, candidate: (pass.entitySlots[best] as { candidate: number }).candidate, linkScore: combined[best] as number };
     }
     return { ...m, candidate: (pass.entitySlots[best] as { candidate: number }).candidate, linkScore: probabilities[best] as number };

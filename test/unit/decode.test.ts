@@ -66,7 +66,7 @@ describe('decodePass', () => {
     expect(m.detectionScore).toBeCloseTo((1 / (1 + Math.exp(-3))) * (1 / (1 + Math.exp(-gelu(3)))), 6);
   });
 
-  it('a link bonus (name prior) re-ranks the candidates of a linked mention but never overrides NME', () => {
+  it('a link bonus (name prior) is added to every slot, NME included, before the argmax', () => {
     const mention = (p: number, row: Float32Array, start: { value: number }, linkable: boolean): void => {
       if (p === 2) start.value = 3;
       row[0] = p === 2 ? 1 : 0;
@@ -91,12 +91,13 @@ describe('decodePass', () => {
     const M = [gelu(2), gelu(0)];
     const logits = [0, gelu(0) * M[0]! + gelu(3) * M[1]! + 10, gelu(3) * M[0]! + gelu(0) * M[1]!];
     expect(prior.linkScore).toBeCloseTo(softmax(logits)[1]!, 6);
-    expect(calls.sort()).toEqual([0, 1]); // asked for the entity candidates only, not the NME slot
-    // All logits equal: the reader says NME (first slot); the bonus is not consulted.
+    expect(calls.sort()).toEqual([-1, 0, 1]); // every slot: NME (-1) and both candidates
+    // All logits equal: the reader alone says NME (first slot); a bonus against NME links the mention,
+    // one for NME keeps it NME.
     const unlinkable = outputs(el.inputIds.length, (p, row, start) => mention(p, row, start, false));
-    calls.length = 0;
-    expect(decodePass(el, unlinkable, heads, { ...options, linkBonus: bonus }).mentions[0]!.candidate).toBe(-1);
-    expect(calls).toEqual([]);
+    expect(decodePass(el, unlinkable, heads, options).mentions[0]!.candidate).toBe(-1);
+    expect(decodePass(el, unlinkable, heads, { ...options, linkBonus: (_m, c) => (c < 0 ? -2 : c === 1 ? 0 : -3) }).mentions[0]!.candidate).toBe(1);
+    expect(decodePass(el, unlinkable, heads, { ...options, linkBonus: (_m, c) => (c < 0 ? 0 : -1) }).mentions[0]!.candidate).toBe(-1);
   });
 
   it('"all" keeps every end above 0.5; given mentions skip detection', () => {
