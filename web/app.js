@@ -59,6 +59,10 @@ function options() {
   const threshold = $('threshold').value;
   if (threshold !== '') o.relationThreshold = Number(threshold);
   if ($('keepNme').checked) o.keepNme = true;
+  if (!$('names').checked) {
+    o.aliasTopK = 0;
+    o.aliasPriorWeight = 0;
+  }
   return o;
 }
 

@@ -76,6 +76,17 @@ describe.skipIf(!hasChromium)(`web page in headless Chromium${hasChromium ? '' :
       await page.screenshot({ path: SCREENSHOT, fullPage: true });
       expect(problems).toEqual([]);
 
+      // "name lookup" off sends aliasTopK 0 and aliasPriorWeight 0.
+      const sent: unknown[] = [];
+      page.on('request', (r) => {
+        if (r.method() === 'POST' && r.url().endsWith('/annotate')) sent.push(JSON.parse(r.postData() ?? '{}'));
+      });
+      await page.uncheck('#names');
+      const answered = page.waitForResponse((r) => r.url().endsWith('/annotate'));
+      await page.click('#submit');
+      await answered;
+      expect(sent.at(-1)).toMatchObject({ options: { aliasTopK: 0, aliasPriorWeight: 0 } });
+
       // A bad request shows the server's error message instead of results.
       await page.fill('#text', '   ');
       await page.click('#submit');
