@@ -14,7 +14,7 @@ export interface AliasEntry {
 }
 
 /** Longest alias, in words, looked up in text: longer names are rare and slow every window's scan. */
-export const MAX_ALIAS_WORDS = 8;
+const MAX_ALIAS_WORDS = 8;
 /** Rows kept per alias: a name shared by hundreds of entries ("John Smith") tells the reader little. */
 const MAX_ROWS_PER_ALIAS = 16;
 /** Priors of names derived from titles, below any alias seen once in data (count >= 1). */

@@ -303,16 +303,23 @@ const NME_PRIOR = 0.1;
  * slot counts as an entity of prior {@link NME_PRIOR}, so a text that names KB entries is less often NME.
  */
 function namePriorBonus(source: CandidateSource, documents: readonly PreparedDocument[], documentNames: readonly (DocumentNames | undefined)[], weight: number) {
-  return (window: DocumentWindow, candidates: readonly ReaderCandidate[]) => (mention: PassMention, candidate: number): number => {
-    const words = (documents[window.document] as PreparedDocument).words
-      .slice(window.firstWord + mention.firstWord, window.firstWord + mention.lastWord + 1)
-      .map((w) => w.text);
-    const priors = source.namePriors(words, documentNames[window.document]);
-    if (priors === null) return 0;
-    const best = Math.max(...priors.values());
-    if (candidate < 0) return weight * Math.log(NME_PRIOR / (best + PRIOR_FLOOR));
-    const id = candidates[candidate]?.id;
-    return id === undefined ? 0 : weight * Math.log(((priors.get(id) ?? 0) + PRIOR_FLOOR) / (best + PRIOR_FLOOR));
+  return (window: DocumentWindow, candidates: readonly ReaderCandidate[]) => {
+    // Decoding asks for every slot of one mention in a row: look its name up once.
+    let last: { mention: PassMention; priors: ReadonlyMap<string, number> | null; best: number } | undefined;
+    return (mention: PassMention, candidate: number): number => {
+      if (last?.mention !== mention) {
+        const words = (documents[window.document] as PreparedDocument).words
+          .slice(window.firstWord + mention.firstWord, window.firstWord + mention.lastWord + 1)
+          .map((w) => w.text);
+        const priors = source.namePriors(words, documentNames[window.document]);
+        last = { mention, priors, best: priors === null ? 0 : Math.max(...priors.values()) };
+      }
+      const { priors, best } = last;
+      if (priors === null) return 0;
+      if (candidate < 0) return weight * Math.log(NME_PRIOR / (best + PRIOR_FLOOR));
+      const id = candidates[candidate]?.id;
+      return id === undefined ? 0 : weight * Math.log(((priors.get(id) ?? 0) + PRIOR_FLOOR) / (best + PRIOR_FLOOR));
+    };
   };
 }
 
