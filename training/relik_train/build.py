@@ -150,6 +150,25 @@ def seed_all(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def set_path(cfg: dict, assignment: str) -> None:
+    """Apply one `--set a.b.c=JSON` override in place (a value that is not JSON is taken as a string)."""
+    path, sep, raw = assignment.partition("=")
+    keys = path.split(".")
+    if not sep or not all(keys):
+        raise ConfigError("--set", f"expected PATH=JSON such as reader.lr=1e-4, got {assignment!r}")
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        value = raw
+    node = cfg
+    for key in keys[:-1]:
+        child = node.setdefault(key, {})
+        if not isinstance(child, dict):
+            raise ConfigError("--set", f"{path}: {key!r} is not an object in the config")
+        node = child
+    node[keys[-1]] = value
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description="Build a ReLiK-TS bundle from data + a base model")
     ap.add_argument("--config", required=True)
@@ -159,9 +178,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--data-root", default=None, help="override data.root (the folder holding the shared datasets)")
     ap.add_argument("--max-minutes", type=float, default=None, help="reader training wall-clock budget (minutes)")
     ap.add_argument("--steps", type=int, default=None, help="override reader.steps (the LR schedule follows it)")
+    ap.add_argument("--set", action="append", default=[], metavar="PATH=JSON",
+                    help="override one config value, e.g. --set reader.lr=1e-4 (repeatable)")
+    ap.add_argument("--train-only", action="store_true",
+                    help="stop after training (checkpoint in --work); a later run without it exports the bundle")
     args = ap.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     cfg = json.loads(Path(args.config).read_text(encoding="utf-8"))
+    for assignment in args.set:
+        set_path(cfg, assignment)
     if args.steps is not None:
         cfg.setdefault("reader", {})["steps"] = args.steps
     if args.data_root:
@@ -266,9 +291,13 @@ def main(argv: Sequence[str] | None = None) -> None:
                              checkpoint_every=int(rc.get("checkpointEvery", 500)),
                              loss_weights=LossWeights(**rc.get("lossWeights", {})),
                              max_minutes=args.max_minutes if args.max_minutes is not None else rc.get("maxMinutes"),
+                             lr_schedule=str(rc.get("lrSchedule", "steps")),
                              relation_sample=rc.get("relationSample"))
     metrics["reader"] = train_reader(model, builder, train, tcfg, device, seed, log, work / "reader.pt", dev, amp,
                                      joint)
+    if args.train_only:
+        log({"event": "trained", "work": str(work), "dev": metrics["reader"]})
+        return
     if not metrics["reader"] and dev:
         if joint is not None:  # resumed after the last step: the windows have no candidates yet
             joint.refresh()

@@ -35,6 +35,10 @@ class ReaderTrainConfig:
     loss_weights: LossWeights = field(default_factory=LossWeights)
     # Wall-clock budget: stop early (evaluate + checkpoint) once exceeded; None = no limit.
     max_minutes: float | None = None
+    # "steps": warmup and linear decay follow step / steps. "budget": they follow the larger of step / steps and
+    # elapsed / max_minutes, so a run stopped by its time budget still ends with a decayed learning rate (on a
+    # lent GPU the step rate is unknown before the run).
+    lr_schedule: str = "steps"
     threshold_sweep: tuple[float, ...] = tuple(round(0.05 * i, 2) for i in range(1, 20))
     # RE with a large relation set: train each window on its gold relations plus random others, this many in all
     # (one patch), instead of every relation in many patches. None = every relation.
@@ -134,14 +138,29 @@ def make_optimizer(model: ReaderModel, cfg: ReaderTrainConfig,
                              weight_decay=cfg.weight_decay)
 
 
-def lr_lambda(cfg: ReaderTrainConfig) -> Callable[[int], float]:
+LR_SCHEDULES = ("steps", "budget")
+
+
+def lr_lambda(cfg: ReaderTrainConfig, elapsed: Callable[[], float] = lambda: 0.0) -> Callable[[int], float]:
+    """Linear warmup then linear decay to 0 over the run's progress (see ReaderTrainConfig.lr_schedule);
+    `elapsed` gives the seconds spent so far."""
+    if cfg.lr_schedule not in LR_SCHEDULES:
+        raise ValueError(f"reader.lrSchedule must be one of {LR_SCHEDULES}, got {cfg.lr_schedule!r}")
+    if cfg.lr_schedule == "budget" and not cfg.max_minutes:
+        raise ValueError("reader.lrSchedule 'budget' needs a time budget (reader.maxMinutes or --max-minutes)")
     warm = max(1, int(cfg.warmup * cfg.steps))
 
-    def f(step: int) -> float:
+    def by_steps(step: int) -> float:
         if step < warm:
             return (step + 1) / warm
         return max(0.0, (cfg.steps - step) / max(1, cfg.steps - warm))
-    return f
+
+    def by_budget(step: int) -> float:
+        progress = max((step + 1) / cfg.steps, elapsed() / (60 * (cfg.max_minutes or 1.0)))
+        if progress < cfg.warmup:
+            return progress / cfg.warmup
+        return max(0.0, (1.0 - progress) / max(1e-9, 1.0 - cfg.warmup))
+    return by_budget if cfg.lr_schedule == "budget" else by_steps
 
 
 def train_reader(model: ReaderModel, builder: ReaderInputBuilder, train: Sequence[ReaderExample],
@@ -158,13 +177,18 @@ def train_reader(model: ReaderModel, builder: ReaderInputBuilder, train: Sequenc
             raise ValueError("train_reader: 'joint.model' must share the reader's encoder")
         joint.model.to(device)
     opt = make_optimizer(model, cfg, joint.model if joint else None)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(cfg))
+    started = time.monotonic()
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(cfg, lambda: time.monotonic() - started))
     step = 0
     if checkpoint is not None and checkpoint.is_file():
         state = torch.load(checkpoint, map_location=device, weights_only=False)
         model.load_state_dict(state["model"])
         if joint is not None:
             joint.model.load_state_dict(state["retriever"])
+        if state.get("final"):  # trained weights alone (relik_train.slim): nothing left to train
+            log({"component": "reader", "event": "final weights", "step": state.get("step"),
+                 "checkpoint": str(checkpoint)})
+            return {}
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
         step = int(state["step"])
@@ -173,7 +197,6 @@ def train_reader(model: ReaderModel, builder: ReaderInputBuilder, train: Sequenc
     pad = builder.sp.pad
     dev_metrics: dict = {}
     stats = AlignStats()
-    started = time.monotonic()
     out_of_time = False
     hard: list[list[int]] = []
     retrieval_order: list[int] = []
