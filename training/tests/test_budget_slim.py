@@ -6,6 +6,7 @@ from relik_train.build import set_path
 from relik_train.errors import ConfigError
 from relik_train.reader import ReaderModel
 from relik_train.reader_input import ReaderInputBuilder
+from relik_train.retriever import RetrieverModel
 from relik_train.slim import slim
 from relik_train.tokenization import add_markers, train_wordpiece
 from relik_train.train_reader import ReaderTrainConfig, lr_lambda, train_reader
@@ -57,7 +58,7 @@ def test_slim_weights_load_back_and_skip_training(tmp_path):
     torch.manual_seed(0)
     rtok = add_markers(TOK, 0, 6)
     builder = ReaderInputBuilder(rtok, "re", 96, 6, 2, 6)
-    train = tiny.synthetic(8, 2, n_candidates=0)
+    train = tiny.synthetic(8, 2, n_candidates=5)
     cfg = ReaderTrainConfig(steps=3, lr=3e-3, head_lr=3e-3, tokens_per_batch=1024, eval_every=100,
                             checkpoint_every=100)
     model = ReaderModel(fixtures.tiny_encoder(rtok.get_vocab_size(), 1), "re", 8)
@@ -77,3 +78,18 @@ def test_slim_weights_load_back_and_skip_training(tmp_path):
     assert [r["event"] for r in log if "event" in r] == ["final weights"]
     for name, p in model.state_dict().items():
         assert torch.allclose(home.state_dict()[name], p.half().float()), name
+
+
+def test_slim_stores_the_shared_encoder_once(tmp_path):
+    rtok = add_markers(TOK, 6, 6)
+    model = ReaderModel(fixtures.tiny_encoder(rtok.get_vocab_size(), 1), "cie", 8)
+    retriever = RetrieverModel(model.encoder, dim=8)
+    torch.save({"model": model.state_dict(), "retriever": retriever.state_dict(), "step": 7, "optimizer": {}},
+               tmp_path / "full.pt")
+    info = slim(tmp_path / "full.pt", tmp_path / "slim.pt")
+    state = torch.load(tmp_path / "slim.pt", weights_only=False)
+    assert info == {"step": 7, "bytes": (tmp_path / "slim.pt").stat().st_size, "retriever": True}
+    assert state["final"] is True and "optimizer" not in state
+    shared = [k for k in state["retriever"] if k.startswith("encoder.")]
+    assert shared and all(state["retriever"][k].data_ptr() == state["model"][k].data_ptr() for k in shared)
+    assert all(v.dtype == torch.float16 for v in state["model"].values() if v.is_floating_point())
