@@ -46,6 +46,7 @@ options:
   --top-k N             entity candidates per window (retrieved)
   --alias-top-k N       entity candidates per window found by name (titles, aliases); 0 = off
   --alias-prior-weight W  weight of p(entity | mention text) from names in linking; 0 = off
+  --threshold P         relation threshold in [0, 1) (default: the bundle's, tuned on dev)
   --skip-recall         do not request candidates / compute retriever recall
   -h, --help            show this help
 `;
@@ -115,6 +116,7 @@ export async function runEvalWith(
         'top-k': { type: 'string' },
         'alias-top-k': { type: 'string' },
         'alias-prior-weight': { type: 'string' },
+        threshold: { type: 'string' },
         'skip-recall': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -137,6 +139,8 @@ export async function runEvalWith(
     const topK = positiveInt('top-k', values['top-k']);
     const aliasTopK = positiveInt('alias-top-k', values['alias-top-k'], 0);
     const aliasPriorWeight = nonNegativeNumber('alias-prior-weight', values['alias-prior-weight']);
+    const relationThreshold = nonNegativeNumber('threshold', values.threshold);
+    if (relationThreshold !== undefined && relationThreshold >= 1) throw new UsageError(`--threshold must be a number in [0, 1), got "${values.threshold}"`);
     const task = values.task;
     if (task !== undefined && task !== 'el' && task !== 're' && task !== 'cie') {
       throw new UsageError(`--task must be one of el, re, cie, got "${task}"`);
@@ -167,6 +171,7 @@ export async function runEvalWith(
       ...(topK !== undefined ? { topK } : {}),
       ...(aliasTopK !== undefined ? { aliasTopK } : {}),
       ...(aliasPriorWeight !== undefined ? { aliasPriorWeight } : {}),
+      ...(relationThreshold !== undefined ? { relationThreshold } : {}),
     };
     const progress = progressReporter(io.stderr, isTty(io.stderr));
     say(`evaluating ${bundle.name} on ${datasetName}: ${documents.length} documents, batch size ${batchSize}`);

@@ -85,6 +85,19 @@ describe('relik eval command', () => {
     expect(stdout.text).toMatch(/^1 documents/m);
   });
 
+  it('passes --threshold and the name lookup flags to every annotate call', async () => {
+    const { file, load } = setup();
+    const seen: unknown[] = [];
+    const recording = async (d: string): Promise<LoadedBundle> => {
+      const bundle = await load(d);
+      return { ...bundle, annotate: (inputs, options) => (seen.push(options), bundle.annotate(inputs, options)) };
+    };
+    const argv = ['b', file, '--threshold', '0.3', '--alias-top-k', '0', '--alias-prior-weight', '0.5', '--batch-size', '2'];
+    expect(await runEvalWith(argv, { stdout: new Sink(), stderr: new Sink() }, recording)).toBe(0);
+    expect(seen.length).toBe(2);
+    for (const options of seen) expect(options).toMatchObject({ relationThreshold: 0.3, aliasTopK: 0, aliasPriorWeight: 0.5 });
+  });
+
   it('lists the known datasets for an unknown name (exit code 2)', async () => {
     const { load, loaded } = setup();
     const stderr = new Sink();
@@ -101,6 +114,8 @@ describe('relik eval command', () => {
     [['b', 'x.jsonl', '--batch-size', '0'], /--batch-size must be an integer >= 1, got "0"/],
     [['b', 'x.jsonl', '--task', 'ner'], /--task must be one of el, re, cie, got "ner"/],
     [['b', 'x.jsonl', '--bogus'], /Unknown option '--bogus'/],
+    [['b', 'x.jsonl', '--threshold', '1'], /--threshold must be a number in \[0, 1\), got "1"/],
+    [['b', 'x.jsonl', '--threshold', 'high'], /--threshold must be a number >= 0, got "high"/],
   ])('rejects %j with a usage error', async (argv, message) => {
     const stderr = new Sink();
     expect(await runEvalWith(argv, { stdout: new Sink(), stderr }, setup().load)).toBe(2);
