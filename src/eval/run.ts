@@ -58,6 +58,13 @@ function nonNegativeNumber(name: string, value: string | undefined): number | un
   return n;
 }
 
+function probabilityBelowOne(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (value.trim() === '' || !(n >= 0 && n < 1)) throw new UsageError(`--${name} must be a number in [0, 1), got "${value}"`);
+  return n;
+}
+
 class UsageError extends Error {
   override readonly name = 'UsageError';
 }
@@ -139,8 +146,7 @@ export async function runEvalWith(
     const topK = positiveInt('top-k', values['top-k']);
     const aliasTopK = positiveInt('alias-top-k', values['alias-top-k'], 0);
     const aliasPriorWeight = nonNegativeNumber('alias-prior-weight', values['alias-prior-weight']);
-    const relationThreshold = nonNegativeNumber('threshold', values.threshold);
-    if (relationThreshold !== undefined && relationThreshold >= 1) throw new UsageError(`--threshold must be a number in [0, 1), got "${values.threshold}"`);
+    const relationThreshold = probabilityBelowOne('threshold', values.threshold);
     const task = values.task;
     if (task !== undefined && task !== 'el' && task !== 're' && task !== 'cie') {
       throw new UsageError(`--task must be one of el, re, cie, got "${task}"`);

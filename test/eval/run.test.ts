@@ -115,7 +115,7 @@ describe('relik eval command', () => {
     [['b', 'x.jsonl', '--task', 'ner'], /--task must be one of el, re, cie, got "ner"/],
     [['b', 'x.jsonl', '--bogus'], /Unknown option '--bogus'/],
     [['b', 'x.jsonl', '--threshold', '1'], /--threshold must be a number in \[0, 1\), got "1"/],
-    [['b', 'x.jsonl', '--threshold', 'high'], /--threshold must be a number >= 0, got "high"/],
+    [['b', 'x.jsonl', '--threshold', 'high'], /--threshold must be a number in \[0, 1\), got "high"/],
   ])('rejects %j with a usage error', async (argv, message) => {
     const stderr = new Sink();
     expect(await runEvalWith(argv, { stdout: new Sink(), stderr }, setup().load)).toBe(2);
