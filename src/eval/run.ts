@@ -51,17 +51,14 @@ options:
   -h, --help            show this help
 `;
 
-function nonNegativeNumber(name: string, value: string | undefined): number | undefined {
+/** A number flag >= min, and < below when given; the message states the allowed range. */
+function numberFlag(name: string, value: string | undefined, min: number, below?: number): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n) || n < 0) throw new UsageError(`--${name} must be a number >= 0, got "${value}"`);
-  return n;
-}
-
-function probabilityBelowOne(name: string, value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (value.trim() === '' || !(n >= 0 && n < 1)) throw new UsageError(`--${name} must be a number in [0, 1), got "${value}"`);
+  if (value.trim() === '' || !(n >= min && (below === undefined ? Number.isFinite(n) : n < below))) {
+    const allowed = below === undefined ? `>= ${min}` : `in [${min}, ${below})`;
+    throw new UsageError(`--${name} must be a number ${allowed}, got "${value}"`);
+  }
   return n;
 }
 
@@ -145,8 +142,8 @@ export async function runEvalWith(
     const batchSize = positiveInt('batch-size', values['batch-size']) ?? 8;
     const topK = positiveInt('top-k', values['top-k']);
     const aliasTopK = positiveInt('alias-top-k', values['alias-top-k'], 0);
-    const aliasPriorWeight = nonNegativeNumber('alias-prior-weight', values['alias-prior-weight']);
-    const relationThreshold = probabilityBelowOne('threshold', values.threshold);
+    const aliasPriorWeight = numberFlag('alias-prior-weight', values['alias-prior-weight'], 0);
+    const relationThreshold = numberFlag('threshold', values.threshold, 0, 1);
     const task = values.task;
     if (task !== undefined && task !== 'el' && task !== 're' && task !== 'cie') {
       throw new UsageError(`--task must be one of el, re, cie, got "${task}"`);
