@@ -21,7 +21,7 @@ import json
 import struct
 import zipfile
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 import torch
@@ -70,57 +70,43 @@ def _block(table: bytes, offset: int, size: int) -> list[tuple[bytes, bytes]]:
     return pairs
 
 
-def _shape(buf: bytes) -> list[int]:
-    """TensorShapeProto: repeated Dim dim = 2 { int64 size = 1; string name = 2 }."""
-    dims: list[int] = []
-    pos = 0
-    while pos < len(buf):
-        tag, pos = _varint(buf, pos)
-        length, pos = _varint(buf, pos) if tag & 7 == 2 else (0, pos)
-        if tag & 7 == 0:
-            _, pos = _varint(buf, pos)
-            continue
-        if tag >> 3 == 2:
-            dim, sub_pos, sub = 0, 0, buf[pos:pos + length]
-            while sub_pos < len(sub):
-                sub_tag, sub_pos = _varint(sub, sub_pos)
-                if sub_tag & 7 == 0:
-                    value, sub_pos = _varint(sub, sub_pos)
-                    if sub_tag >> 3 == 1:
-                        dim = value
-                else:  # the dim's name
-                    name_len, sub_pos = _varint(sub, sub_pos)
-                    sub_pos += name_len
-            dims.append(dim)
-        pos += length
-    return dims
-
-
-def _entry(buf: bytes) -> dict[str, object]:
-    """BundleEntryProto: dtype = 1, shape = 2, shard_id = 3, offset = 4, size = 5, crc32c = 6 (fixed32), slices = 7."""
-    entry: dict[str, object] = {"dtype": 0, "shape": [], "shard": 0, "offset": 0, "size": 0}
+def _fields(buf: bytes) -> Iterator[tuple[int, int | bytes]]:
+    """(field number, value) of each protobuf field: an int for varints, bytes for length-delimited fields; fixed
+    32/64-bit fields (checksums here) are skipped."""
     pos = 0
     while pos < len(buf):
         tag, pos = _varint(buf, pos)
         field, wire = tag >> 3, tag & 7
         if wire == 0:
             value, pos = _varint(buf, pos)
-            key = {1: "dtype", 3: "shard", 4: "offset", 5: "size"}.get(field)
-            if key:
-                entry[key] = value
+            yield field, value
         elif wire == 2:
             length, pos = _varint(buf, pos)
-            if field == 2:
-                entry["shape"] = _shape(buf[pos:pos + length])
-            elif field == 7:
-                raise CheckpointError("sliced (partitioned) variables are not supported")
+            yield field, buf[pos:pos + length]
             pos += length
-        elif wire == 5:
-            pos += 4
-        elif wire == 1:
-            pos += 8
+        elif wire in (1, 5):
+            pos += 8 if wire == 1 else 4
         else:
             raise CheckpointError(f"unexpected protobuf wire type {wire}")
+
+
+def _shape(buf: bytes) -> list[int]:
+    """TensorShapeProto: repeated Dim dim = 2 { int64 size = 1; string name = 2 }."""
+    return [next((v for f, v in _fields(dim) if f == 1 and isinstance(v, int)), 0)
+            for field, dim in _fields(buf) if field == 2 and isinstance(dim, bytes)]
+
+
+def _entry(buf: bytes) -> dict[str, object]:
+    """BundleEntryProto: dtype = 1, shape = 2, shard_id = 3, offset = 4, size = 5, crc32c = 6 (fixed32), slices = 7."""
+    entry: dict[str, object] = {"dtype": 0, "shape": [], "shard": 0, "offset": 0, "size": 0}
+    names = {1: "dtype", 3: "shard", 4: "offset", 5: "size"}
+    for field, value in _fields(buf):
+        if field == 7:
+            raise CheckpointError("sliced (partitioned) variables are not supported")
+        if field == 2 and isinstance(value, bytes):
+            entry["shape"] = _shape(value)
+        elif field in names and isinstance(value, int):
+            entry[names[field]] = value
     return entry
 
 
