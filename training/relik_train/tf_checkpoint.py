@@ -20,6 +20,7 @@ import io
 import json
 import struct
 import zipfile
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -76,13 +77,13 @@ def _fields(buf: bytes) -> Iterator[tuple[int, int | bytes]]:
     pos = 0
     while pos < len(buf):
         tag, pos = _varint(buf, pos)
-        field, wire = tag >> 3, tag & 7
+        number, wire = tag >> 3, tag & 7
         if wire == 0:
             value, pos = _varint(buf, pos)
-            yield field, value
+            yield number, value
         elif wire == 2:
             length, pos = _varint(buf, pos)
-            yield field, buf[pos:pos + length]
+            yield number, buf[pos:pos + length]
             pos += length
         elif wire in (1, 5):
             pos += 8 if wire == 1 else 4
@@ -93,25 +94,36 @@ def _fields(buf: bytes) -> Iterator[tuple[int, int | bytes]]:
 def _shape(buf: bytes) -> list[int]:
     """TensorShapeProto: repeated Dim dim = 2 { int64 size = 1; string name = 2 }."""
     return [next((v for f, v in _fields(dim) if f == 1 and isinstance(v, int)), 0)
-            for field, dim in _fields(buf) if field == 2 and isinstance(dim, bytes)]
+            for number, dim in _fields(buf) if number == 2 and isinstance(dim, bytes)]
 
 
-def _entry(buf: bytes) -> dict[str, object]:
+@dataclass
+class BundleEntry:
+    """Where one variable's bytes lie (BundleEntryProto)."""
+
+    dtype: int = 0
+    shape: list[int] = field(default_factory=list)
+    shard: int = 0
+    offset: int = 0
+    size: int = 0
+
+
+def _entry(buf: bytes) -> BundleEntry:
     """BundleEntryProto: dtype = 1, shape = 2, shard_id = 3, offset = 4, size = 5, crc32c = 6 (fixed32), slices = 7."""
-    entry: dict[str, object] = {"dtype": 0, "shape": [], "shard": 0, "offset": 0, "size": 0}
+    entry = BundleEntry()
     names = {1: "dtype", 3: "shard", 4: "offset", 5: "size"}
-    for field, value in _fields(buf):
-        if field == 7:
+    for number, value in _fields(buf):
+        if number == 7:
             raise CheckpointError("sliced (partitioned) variables are not supported")
-        if field == 2 and isinstance(value, bytes):
-            entry["shape"] = _shape(value)
-        elif field in names and isinstance(value, int):
-            entry[names[field]] = value
+        if number == 2 and isinstance(value, bytes):
+            entry.shape = _shape(value)
+        elif number in names and isinstance(value, int):
+            setattr(entry, names[number], value)
     return entry
 
 
-def read_index(index: bytes) -> dict[str, dict[str, object]]:
-    """Variable name -> {dtype, shape, shard, offset, size} from a `variables.index` table."""
+def read_index(index: bytes) -> dict[str, BundleEntry]:
+    """Variable name -> where its bytes lie, from a `variables.index` table."""
     if len(index) < FOOTER_BYTES or struct.unpack("<Q", index[-8:])[0] != TABLE_MAGIC:
         raise CheckpointError("not a TF tensor-bundle index (no LevelDB table magic at the end)")
     footer = index[-FOOTER_BYTES:]
@@ -120,7 +132,7 @@ def read_index(index: bytes) -> dict[str, dict[str, object]]:
         _, pos = _varint(footer, pos)
     index_offset, pos = _varint(footer, pos)
     index_size, pos = _varint(footer, pos)
-    entries: dict[str, dict[str, object]] = {}
+    entries: dict[str, BundleEntry] = {}
     for _, handle in _block(index, index_offset, index_size):
         offset, pos = _varint(handle, 0)
         size, _ = _varint(handle, pos)
@@ -134,15 +146,13 @@ def read_tensors(index: bytes, data: bytes) -> dict[str, np.ndarray]:
     """Every float32 variable of a single-shard bundle, by its TF name."""
     tensors: dict[str, np.ndarray] = {}
     for name, entry in read_index(index).items():
-        if entry["dtype"] != DT_FLOAT or entry["shard"] != 0:
-            raise CheckpointError(f"{name}: dtype {entry['dtype']} shard {entry['shard']} "
+        if entry.dtype != DT_FLOAT or entry.shard != 0:
+            raise CheckpointError(f"{name}: dtype {entry.dtype} shard {entry.shard} "
                                   "(only float32 in a single shard is read)")
-        shape = [int(d) for d in entry["shape"]]  # type: ignore[union-attr]
-        count = int(np.prod(shape)) if shape else 1
-        offset = int(entry["offset"])  # type: ignore[arg-type]
-        if int(entry["size"]) != 4 * count or offset + 4 * count > len(data):  # type: ignore[arg-type]
-            raise CheckpointError(f"{name}: {entry['size']} bytes at {offset} do not hold shape {shape}")
-        tensors[name] = np.frombuffer(data, dtype="<f4", count=count, offset=offset).reshape(shape).copy()
+        count = int(np.prod(entry.shape)) if entry.shape else 1
+        if entry.size != 4 * count or entry.offset + 4 * count > len(data):
+            raise CheckpointError(f"{name}: {entry.size} bytes at {entry.offset} do not hold shape {entry.shape}")
+        tensors[name] = np.frombuffer(data, dtype="<f4", count=count, offset=entry.offset).reshape(entry.shape).copy()
     return tensors
 
 
