@@ -41,11 +41,18 @@ export function formatReport(report: EvalReport, maxRelations = 30): string {
   const m = report.metrics;
   rows.push(prfRow('mention detection', m.mentions));
   if (m.el) rows.push(prfRow('EL InKB strong', m.el));
+  // Gold arguments carry labels (CoNLL04's entity types) that an RE-only bundle never predicts: a strict score
+  // would read 0.00 whatever the model, so the table says why there is none (the JSON report keeps the counts).
+  const strictUnscorable = report.datasetTask === 're' && c.goldLinked > 0 && c.predictedLinked === 0;
   if (m.re) {
     rows.push(prfRow('RE boundaries', m.re.boundaries));
-    rows.push(prfRow(report.datasetTask === 'cie' ? 'cIE strict' : 'RE strict', m.re.strict));
+    const strictName = report.datasetTask === 'cie' ? 'cIE strict' : 'RE strict';
+    rows.push(strictUnscorable ? [strictName, 'n/a', 'n/a', 'n/a'] : prfRow(strictName, m.re.strict));
   }
   lines.push(pad(rows));
+  if (m.re && strictUnscorable) {
+    lines.push('RE strict n/a: the gold entities carry labels (types) and the bundle predicts none');
+  }
   if (m.entityRecall) lines.push('', recallLine('entity retriever', m.entityRecall));
   if (m.relationRecall) lines.push('', recallLine('relation retriever', m.relationRecall));
   if (report.perRelation) {

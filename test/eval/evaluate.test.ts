@@ -103,6 +103,14 @@ describe('evaluate', () => {
     expect(table).toMatch(/EL InKB strong\s+66\.67\s+66\.67\s+66\.67\s+2\s+1\s+1/);
     expect(table).toMatch(/cIE strict/);
     expect(table).toMatch(/Work_For\s+1\s+100\.00\s+100\.00\s+100\.00/);
+
+    // RE dataset with typed gold entities, bundle without entity labels: strict is not a score, it is n/a
+    const unlabeled = { ...report, datasetTask: 're' as const, counts: { ...report.counts, predictedLinked: 0 } };
+    expect(formatReport(unlabeled)).toMatch(/RE strict\s+n\/a\s+n\/a\s+n\/a\n/);
+    expect(formatReport(unlabeled)).toMatch(/the gold entities carry labels \(types\) and the bundle predicts none/);
+    // gold without labels (WebNLG): strict equals boundaries and is printed
+    const untyped = { ...unlabeled, counts: { ...unlabeled.counts, goldLinked: 0 } };
+    expect(formatReport(untyped)).toMatch(/RE strict\s+50\.00\s+50\.00\s+50\.00/);
   });
 
   it('narrows a cIE bundle to el on an EL dataset and skips RE metrics', async () => {
