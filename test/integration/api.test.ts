@@ -180,3 +180,38 @@ describe('Relik.load', () => {
     await expect(Relik.load(badTask)).rejects.toThrow(/relik.json: task must be one of el, re, cie, got "ner"/);
   });
 });
+
+describe('a cIE bundle whose span candidates are a closed set (entity types, no retriever)', () => {
+  it('reads every type in every window, in index order, and labels spans with them', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'relik-types-'));
+    try {
+      await cp(join(fixtures, 'tiny-cie'), dir, { recursive: true });
+      await rm(join(dir, 'retriever'), { recursive: true });
+      const types = ['Loc', 'Peop', 'Org', 'Other'];
+      const entities = join(dir, 'index', 'entities');
+      await rm(entities, { recursive: true });
+      await cp(join(dir, 'index', 'relations'), entities, { recursive: true });
+      await writeFile(join(entities, 'passages.jsonl'), types.map((t) => JSON.stringify({ id: `type:${t}`, title: t, text: t })).join('\n') + '\n');
+      await writeFile(join(entities, 'index.json'), JSON.stringify({ count: 4, dim: 0, dtype: 'float16', passages: 'passages.jsonl', maxPassageTokens: 64 }));
+      const manifest = JSON.parse(await readFile(join(dir, 'relik.json'), 'utf8')) as Record<string, unknown>;
+      await writeFile(join(dir, 'relik.json'), JSON.stringify({ ...manifest, entities: { index: 'index/entities', retriever: null, topK: 4 } }));
+
+      const typed = await Relik.load(dir);
+      try {
+        const text = 'Nikola Tesla works for Cyberdyne Systems in Vienna. Marie Curie lived in Paris.';
+        const result = await typed.annotate(text, { returnCandidates: true, windowSize: 8, windowStride: 4 });
+        expect(result.windows?.length).toBeGreaterThan(1);
+        for (const window of result.windows ?? []) {
+          expect(window.entityCandidates?.map((c) => c.id)).toEqual(types.map((t) => `type:${t}`));
+        }
+        expect(result.spans.length).toBeGreaterThan(0);
+        for (const span of result.spans) expect([...types, '--NME--']).toContain(span.label);
+        for (const span of result.spans.filter((s) => s.label !== '--NME--')) expect(span.id).toBe(`type:${span.label}`);
+      } finally {
+        await typed.close();
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -34,6 +34,9 @@ from .train_reader import JointRetrieval, ReaderTrainConfig, evaluate_reader, tr
 TASKS = ("el", "re", "cie")
 DATA_KINDS = ("conll04", "casrel", "aida", "rebel")
 LABEL_KINDS = ("el", "re")
+# where a cIE reader's span candidates come from: a KB searched by a retriever, or the closed set of entity types
+# the training data labels its spans with (CoNLL04's Peop/Org/Loc/Other: the "strict" RE metric needs them)
+SPAN_CANDIDATES = ("kb", "types")
 
 
 def resolve_model_dir(spec: str) -> Path:
@@ -133,6 +136,15 @@ def load_docs(src: dict, report: AlignReport, kb: list[dict] | None):
     return (tr[:limit], dv[: max(1, limit // 5)]) if limit else (tr, dv)
 
 
+def entity_types(docs: Sequence) -> list[dict]:
+    """The span labels of `docs` as a closed candidate set, most frequent first (ids "type:<label>")."""
+    counts = Counter(label for doc in docs for _, _, label in doc.spans)
+    if not counts:
+        raise ConfigError("spanCandidates", "'types' needs labelled spans, but the training data has none")
+    names = [t for t, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+    return [{"id": f"type:{t}", "title": t, "text": t} for t in names]
+
+
 def quant_scheme(value: Any) -> str | None:
     """export.quantize: true (the default scheme, int8-block), false (fp32), or a name of QUANT_SCHEMES."""
     if value is True:
@@ -203,6 +215,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     task = get(cfg, "task", kinds=(str,))
     if task not in TASKS:
         raise ConfigError("task", f"must be one of {TASKS}, got {task!r}")
+    span_candidates = get(cfg, "spanCandidates", "kb")
+    if span_candidates not in SPAN_CANDIDATES:
+        raise ConfigError("spanCandidates", f"must be one of {SPAN_CANDIDATES}, got {span_candidates!r}")
+    typed = span_candidates == "types"
+    if typed and task != "cie":
+        raise ConfigError("spanCandidates", f"'types' needs task 'cie' (the entity head picks the type), got {task!r}")
+    if typed and ("kb" in cfg or "retriever" in cfg or "aliases" in cfg):
+        raise ConfigError("spanCandidates", "'types' takes the candidates from the data: remove kb, retriever and aliases")
     seed = int(get(cfg, "seed", 42))
     seed_all(seed)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -213,8 +233,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     size, stride = int(get(cfg, "windows.size")), int(get(cfg, "windows.stride"))
     report = AlignReport()
     kb = (read_kb(Path(os.path.expandvars(get(cfg, "kb.path"))), get(cfg, "kb.limit", None),
-                  get(cfg, "kb.idField", "title")) if task != "re" else None)
-    title_to_id = {e["title"]: e["id"] for e in kb} if kb else None
+                  get(cfg, "kb.idField", "title")) if task != "re" and not typed else None)
     strategy = get(cfg, "windows.strategy", "words")
     train: list[ReaderExample] = []
     dev: list[ReaderExample] = []
@@ -223,8 +242,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     if aliases is not None and task == "re":
         raise ConfigError("aliases", "needs an entity task (el or cie): task 're' has no entity index")
     linked_train_docs = []
-    for src in data_sources(cfg):
-        train_docs, dev_docs = load_docs(src, report, kb)
+    loaded = [(src, *load_docs(src, report, kb)) for src in data_sources(cfg)]
+    if typed:
+        kb = entity_types([doc for _, train_docs, _ in loaded for doc in train_docs])
+        log({"event": "entity types", "types": [e["title"] for e in kb]})
+    title_to_id = {e["title"]: e["id"] for e in kb} if kb else None
+    for src, train_docs, dev_docs in loaded:
         links = title_to_id if "el" in src["labels"] else None
         if links is not None:
             linked_train_docs.extend(train_docs)
@@ -262,11 +285,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     shared = bool(get(cfg, "retriever.shared", False))
     if shared and task == "re":
         raise ConfigError("retriever.shared", "needs an entity task (el or cie): task 're' has no retriever")
-    if task in ("el", "cie") and not shared:
+    n_ent = int(get(cfg, "reader.entityMarkers", 0))
+    if typed:
+        if n_ent < len(kb or []) + 1:  # one pass reads every type; marker 0 stands for "no entity" (NME)
+            raise ConfigError("reader.entityMarkers",
+                              f"must be at least the number of entity types + 1 ({len(kb or []) + 1}), got {n_ent}")
+        types = [Candidate(e["id"], e["title"]) for e in kb or []]
+        for ex in train + dev:
+            ex.entity_candidates = list(types)
+    elif task in ("el", "cie") and not shared:
         retriever, metrics["retriever"] = build_retriever(cfg, model_dir, base_tok, kb, train, dev, device, seed,
                                                           work, log, name_lookup)
     # reader
-    n_ent = int(get(cfg, "reader.entityMarkers", 0))
     reader_tok = add_markers(base_tok, n_ent if task != "re" else 0, n_rel if task != "el" else 0)
     enc = load_encoder(model_dir, reader_tok.get_vocab_size())
     model = ReaderModel(enc, task, int(get(cfg, "reader.headDim", 256)))
@@ -307,7 +337,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                       window_strategy=get(cfg, "windows.strategy", "words"),
                       max_length=builder.max_length, max_candidate_tokens=builder.max_candidate_tokens,
                       entity_markers=n_ent, relation_markers=n_rel,
-                      entity_top_k=int(get(cfg, "retriever.topK", 100)),
+                      entity_top_k=len(kb or []) if typed else int(get(cfg, "retriever.topK", 100)),
                       relation_top_k=len(relations) if relations else n_rel,
                       max_query_tokens=int(get(cfg, "retriever.maxQueryTokens", 256)),
                       max_passage_tokens=int(get(cfg, "retriever.maxPassageTokens", 64)),
@@ -315,7 +345,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                       index_dtype=get(cfg, "export.indexDtype", "float16"), shared_encoder=shared,
                       alias_top_k=aliases["topK"] if aliases else 0,
                       alias_prior_weight=aliases["priorWeight"] if aliases else 0.0,
-                      quantize=quant_scheme(get(cfg, "export.quantize", True)),
+                      quantize=quant_scheme(get(cfg, "export.quantize", True)), closed_entity_set=typed,
                       training={"config": cfg, "devMetrics": metrics, "data": report.as_dict(), "seed": seed,
                                 "baseModel": str(model_dir)})
     kb_rows = [{k: e[k] for k in ("id", "title", "text", "aliases") if k in e} for e in kb] if kb else None
@@ -323,15 +353,16 @@ def main(argv: Sequence[str] | None = None) -> None:
                        (reader_tok if shared else base_tok) if retriever else None, kb_rows, relations,
                        [ex.words for ex in dev[:4] or train[:4]])
     log({"event": "exported", "out": str(out), "export": rep})
-    if spec.quantize and task != "cie":
+    if spec.quantize and (task != "cie" or typed):
         # int8 vs fp32 on the same windows (dev, and the test split when the config names one).
         test_f = get(cfg, "data.test", None)
         test = []
-        if test_f and task == "re":
+        if test_f and task in ("re", "cie"):
             test_path = Path(os.path.expandvars(get(cfg, "data.root"))) / test_f
             test_docs = read_casrel(test_path) if get(cfg, "data.kind") == "casrel" else read_re(test_path)
-            test = window_docs(test_docs, size, stride, None, AlignReport(), strategy)
+            test = window_docs(test_docs, size, stride, title_to_id if typed else None, AlignReport(), strategy)
             for ex in test:
+                ex.entity_candidates = [Candidate(e["id"], e["title"]) for e in kb or []] if typed else []
                 ex.triplets = [(a, rid[r], b) for a, r, b in ex.triplets if r in rid]
                 ex.relation_candidates = [Candidate(r["id"], r["title"]) for r in relations or []]
         check = quantization_check(model.to(device), out / "reader" / "model.onnx", builder, {"dev": dev, "test": test},

@@ -47,6 +47,9 @@ class BundleSpec:
     # name lookup in the runtime (src/index/aliases.ts): candidates per window found by name, weight of the name prior
     alias_top_k: int = 0
     alias_prior_weight: float = 0.0
+    # the entity candidates are a closed set read whole by every window (entity types, CoNLL04 "strict"): an index
+    # without embeddings and no retriever, like the relations
+    closed_entity_set: bool = False
 
 
 class SharedEncoderGraph(nn.Module):
@@ -96,7 +99,12 @@ def write_bundle(out: Path, spec: BundleSpec, reader: ReaderModel, reader_tok: T
         "format": "relik-bundle", "formatVersion": 1, "name": spec.name, "task": spec.task,
         "windows": {"size": spec.window_size, "stride": spec.window_stride, "strategy": spec.window_strategy},
     }
-    if spec.task in ("el", "cie"):
+    if spec.task in ("el", "cie") and spec.closed_entity_set:
+        if entities is None or retriever is not None:
+            raise ValueError("write_bundle: a closed entity set needs the entities and no retriever")
+        write_index(out / "index" / "entities", entities, None, spec.index_dtype, spec.max_passage_tokens)
+        manifest["entities"] = {"index": "index/entities", "retriever": None, "topK": len(entities)}
+    elif spec.task in ("el", "cie"):
         if retriever is None or retriever_tok is None or entities is None:
             raise ValueError(f"write_bundle: task {spec.task} needs a retriever, its tokenizer and entities")
         rsp = SpecialIds(retriever_tok)

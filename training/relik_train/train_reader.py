@@ -282,14 +282,15 @@ def _prf(tp: int, n_pred: int, n_gold: int) -> dict[str, float]:
 
 def evaluate_reader(model: ReaderModel, builder: ReaderInputBuilder, examples: Sequence[ReaderExample],
                     device: torch.device, sweep: Sequence[float], ends_per_start: str = "one") -> dict:
-    """Span F1; EL F1 (span + entity id, NME gold excluded); RE strict-boundary triplet F1 with threshold sweep."""
+    """Span F1; EL F1 (span + entity id, NME gold excluded); RE boundaries triplet F1 with threshold sweep; for cIE
+    also RE strict (both entity ids right too) at the chosen threshold."""
     hp = HeadParams(dict(model.layout), model.relation_weight.detach().double().cpu().numpy(),
                     float(model.relation_bias.detach().cpu()), model.end_weight.detach().double().cpu().numpy(),
                     float(model.end_bias.detach().cpu()), ends_per_start, 0.0)
     span_tp = span_pred = span_gold = 0
     el_tp = el_pred = el_gold = 0
     trip_gold = 0
-    scored: list[tuple[float, bool]] = []
+    scored: list[tuple[float, bool, bool]] = []  # (probability, boundaries right, entity ids right too)
     for ex in examples:
         try:
             _, _, (spans, trips) = predict(model, builder, ex, device, hp)
@@ -308,23 +309,30 @@ def evaluate_reader(model: ReaderModel, builder: ReaderInputBuilder, examples: S
             el_gold += len(gold_el)
         if builder.task in ("re", "cie") and ex.labels_re:
             gold_t = {(ex.spans[i][:2], r, ex.spans[j][:2]) for i, r, j in ex.triplets}
+            gold_strict = {(ex.spans[i], r, ex.spans[j]) for i, r, j in ex.triplets}
             trip_gold += len(gold_t)
             for t in trips:
-                key = ((spans[t.subject].start, spans[t.subject].end), t.relation_id,
-                       (spans[t.object].start, spans[t.object].end))
-                scored.append((t.score, key in gold_t))
+                sub, obj = spans[t.subject], spans[t.object]
+                key = ((sub.start, sub.end), t.relation_id, (obj.start, obj.end))
+                strict = ((sub.start, sub.end, sub.id), t.relation_id, (obj.start, obj.end, obj.id))
+                scored.append((t.score, key in gold_t, strict in gold_strict))
     out: dict = {"span": _prf(span_tp, span_pred, span_gold)}
     if builder.task in ("el", "cie"):
         out["el"] = _prf(el_tp, el_pred, el_gold)
     if builder.task in ("re", "cie"):
-        best = (0.5, _prf(sum(c for p, c in scored if p > 0.5), sum(1 for p, _ in scored if p > 0.5), trip_gold))
+        def at(th: float, col: int = 1) -> dict:
+            return _prf(sum(1 for row in scored if row[0] > th and row[col]), sum(1 for row in scored if row[0] > th),
+                        trip_gold)
+        best = (0.5, at(0.5))
         curve = {}
         for th in sweep:
-            m = _prf(sum(c for p, c in scored if p > th), sum(1 for p, _ in scored if p > th), trip_gold)
+            m = at(th)
             curve[str(th)] = round(m["f1"], 4)
             if m["f1"] > best[1]["f1"]:
                 best = (th, m)
         out["re"] = best[1]
         out["relationThreshold"] = best[0]
         out["thresholdCurve"] = curve
+        if builder.task == "cie":
+            out["reStrict"] = at(best[0], 2)
     return out

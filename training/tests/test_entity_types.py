@@ -1,0 +1,105 @@
+"""spanCandidates "types": a cIE reader whose span candidates are the data's entity types (CoNLL04 strict RE)."""
+
+import json
+
+import pytest
+
+from relik_train import build, fixtures, tiny
+from relik_train.data import Doc
+from relik_train.errors import ConfigError
+from relik_train.tokenization import train_wordpiece
+
+SENTENCES = [
+    (["John", "Smith", "works", "for", "Acme", "in", "Paris", "."], [[0, 2, "Peop"], [4, 5, "Org"], [6, 7, "Loc"]],
+     [([0, 2, "Peop"], "Work_For", [4, 5, "Org"]), ([4, 5, "Org"], "OrgBased_In", [6, 7, "Loc"])]),
+    (["Mary", "Jones", "lives", "in", "Rome", "."], [[0, 2, "Peop"], [4, 5, "Loc"]],
+     [([0, 2, "Peop"], "Live_In", [4, 5, "Loc"])]),
+    (["The", "Tigers", "met", "in", "Lyon", "on", "Monday", "."], [[1, 2, "Org"], [4, 5, "Loc"], [6, 7, "Other"]],
+     [([1, 2, "Org"], "OrgBased_In", [4, 5, "Loc"])]),
+]
+
+
+def write_split(path, copies: int) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        for n in range(copies):
+            for i, (words, spans, trips) in enumerate(SENTENCES):
+                f.write(json.dumps({"doc_id": n * 10 + i, "doc_words": words, "doc_span_annotations": spans,
+                                    "doc_triplet_annotations": [{"subject": s, "relation": r, "object": o}
+                                                                for s, r, o in trips]}) + "\n")
+
+
+def tiny_base_model(folder) -> None:
+    """A random tiny BERT saved as a HF model folder (config.json, weights, tokenizer.json)."""
+    tok = train_wordpiece(tiny.corpus(3) + [" ".join(w) for w, _, _ in SENTENCES], 300)
+    fixtures.tiny_encoder(tok.get_vocab_size(), 0).save_pretrained(folder)
+    tok.save(str(folder / "tokenizer.json"))
+
+
+def config(tmp_path, **reader) -> dict:
+    return {"name": "types-test", "task": "cie", "spanCandidates": "types", "seed": 1, "baseModel": str(tmp_path / "base"),
+            "data": {"kind": "conll04", "root": str(tmp_path), "train": "train.jsonl", "dev": "dev.jsonl",
+                     "test": "dev.jsonl"},
+            "windows": {"size": 32, "stride": 16, "strategy": "sentences"},
+            "reader": {"maxLength": 128, "maxCandidateTokens": 6, "entityMarkers": 5, "relationMarkers": 4,
+                       "headDim": 8, "endsPerStart": "all", "steps": 3, "tokensPerBatch": 512, "evalEvery": 3,
+                       "checkpointEvery": 100, "dropGold": 0.0, **reader},
+            "export": {"quantize": "int8-block", "indexDtype": "float16"}}
+
+
+def run_build(tmp_path, cfg: dict) -> None:
+    (tmp_path / "cfg.json").write_text(json.dumps(cfg), encoding="utf-8")
+    build.main(["--config", str(tmp_path / "cfg.json"), "--out", str(tmp_path / "bundle")])
+
+
+def test_entity_types_most_frequent_first():
+    docs = [Doc("a", ["x"] * 6, [(0, 1, "Loc"), (1, 2, "Peop"), (2, 3, "Loc"), (3, 4, "Org"), (4, 5, "Peop")]),
+            Doc("b", ["y"], [(0, 1, "Loc")])]
+    assert build.entity_types(docs) == [{"id": "type:Loc", "title": "Loc", "text": "Loc"},
+                                        {"id": "type:Peop", "title": "Peop", "text": "Peop"},
+                                        {"id": "type:Org", "title": "Org", "text": "Org"}]
+    with pytest.raises(ConfigError, match="spanCandidates"):
+        build.entity_types([Doc("c", ["z"])])
+
+
+def test_types_bundle_reads_every_type_without_a_retriever(tmp_path):
+    (tmp_path / "base").mkdir()
+    tiny_base_model(tmp_path / "base")
+    write_split(tmp_path / "train.jsonl", 4)
+    write_split(tmp_path / "dev.jsonl", 1)
+    run_build(tmp_path, config(tmp_path))
+    out = tmp_path / "bundle"
+    manifest = json.loads((out / "relik.json").read_text(encoding="utf-8"))
+    assert manifest["task"] == "cie"
+    assert manifest["entities"] == {"index": "index/entities", "retriever": None, "topK": 4}
+    assert not (out / "retriever").exists()
+    passages = [json.loads(line) for line in (out / "index" / "entities" / "passages.jsonl").read_text().splitlines()]
+    assert [p["title"] for p in passages] == ["Loc", "Org", "Peop", "Other"]  # 12, 8, 8 (ties by name), 4 spans
+    index = json.loads((out / "index" / "entities" / "index.json").read_text(encoding="utf-8"))
+    assert index["count"] == 4 and index["dim"] == 0 and "embeddings" not in index
+    # the int8 check runs for typed cIE too, on dev and test, and the dev metrics carry RE strict
+    check = manifest["training"]["quantizationCheck"]
+    assert set(check) == {"dev", "test"}
+    log = [json.loads(line) for line in (tmp_path / "bundle.work" / "log.jsonl").read_text().splitlines()]
+    dev = [r["dev"] for r in log if r.get("component") == "reader" and "dev" in r][-1]
+    assert {"span", "el", "re", "reStrict", "relationThreshold"} <= set(dev)
+    assert dev["reStrict"]["f1"] <= dev["re"]["f1"]  # strict needs the boundaries right too
+    assert any(r.get("event") == "entity types" and r["types"] == ["Loc", "Org", "Peop", "Other"] for r in log)
+
+
+@pytest.mark.parametrize("change,field", [
+    ({"task": "re"}, "spanCandidates"),
+    ({"spanCandidates": "wordnet"}, "spanCandidates"),
+    ({"kb": {"path": "kb.jsonl"}}, "spanCandidates"),
+])
+def test_types_config_errors(tmp_path, change, field):
+    with pytest.raises(ConfigError, match=field):
+        run_build(tmp_path, {**config(tmp_path), **change})
+
+
+def test_types_need_a_marker_per_type_plus_nme(tmp_path):
+    (tmp_path / "base").mkdir()
+    tiny_base_model(tmp_path / "base")
+    write_split(tmp_path / "train.jsonl", 1)
+    write_split(tmp_path / "dev.jsonl", 1)
+    with pytest.raises(ConfigError, match=r"reader.entityMarkers.*\(5\), got 4"):
+        run_build(tmp_path, config(tmp_path, entityMarkers=4))
