@@ -35,9 +35,9 @@ def export_onnx(model: nn.Module, path: Path, output_names: Sequence[str], examp
 
 
 # Quantization schemes of exported graphs (relik.json "quantization"):
-#   int8-block   : MatMul weights 8-bit block-wise (MatMulNBits, blocks of 128 along K; accuracy level 4 asks for
-#                  int8 compute, but onnxruntime 1.30/1.32 on x86 run 8 bits at about fp32 speed), embedding Gather
-#                  int8 per-tensor. Keeps fp32 accuracy at a quarter of the size (docs/RESULTS.md).
+#   int8-block   : MatMul weights 8-bit block-wise (MatMulNBits, blocks of 128 along K; accuracy level 0: fp32
+#                  compute on the int8 weights, see quantize_blockwise), embedding Gather int8 per-tensor. Keeps fp32
+#                  accuracy at a quarter of the size (docs/RESULTS.md).
 #   int8-dynamic : MatMul weights int8 per-tensor, activations quantized per tensor at run time (quantize_dynamic);
 #                  the first scheme shipped, 2.4-2.7 F1 below fp32 on CoNLL04 test.
 #   int8-block-emb4 : int8-block with the embedding table 4-bit block-wise (GatherBlockQuantized, blocks of 128):
@@ -45,13 +45,14 @@ def export_onnx(model: nn.Module, path: Path, output_names: Sequence[str], examp
 QUANT_SCHEMES = ("int8-block", "int8-dynamic", "int8-block-emb4")
 
 
-def quantize_blockwise(src: Path, dst: Path, bits: int = 8, block_size: int = 128, accuracy_level: int = 4,
+def quantize_blockwise(src: Path, dst: Path, bits: int = 8, block_size: int = 128, accuracy_level: int = 0,
                        gather: str | None = "int8", include: Sequence[str] | None = None,
                        gather_block_size: int = 128) -> None:
     """Weight-only block-wise quantization of the MatMuls (MatMulNBits), then of the embedding Gathers.
 
-    accuracy_level 4 asks for int8 compute with activations quantized per block; 0 dequantizes the weights and
-    computes in fp32. gather: None keeps the embeddings fp32, "int4" stores them 4-bit block-wise (GatherBlockQuantized
+    accuracy_level 0 computes in fp32 on the dequantized weights; 4 asks for int8 compute with the activations
+    quantized at run time, which in onnxruntime 1.30/1.32 on x86 makes a window's outputs depend on the other windows
+    of its batch (start logits up to 0.6 apart, docs/RESULTS.md "Batch invariance"), at no speed gain. gather: None keeps the embeddings fp32, "int4" stores them 4-bit block-wise (GatherBlockQuantized
     takes 4 bits only), "int8" per-tensor int8 (quantize_dynamic). include: only these MatMul nodes (default all).
     """
     import logging
@@ -78,6 +79,30 @@ def quantize_blockwise(src: Path, dst: Path, bits: int = 8, block_size: int = 12
     onnx.save(model, str(dst))
     if gather == "int8":
         quantize_dynamic(str(dst), str(dst), weight_type=QuantType.QInt8, op_types_to_quantize=["Gather"])
+
+
+ACCURACY_LEVELS = (0, 1, 2, 3, 4)  # MatMulNBits: unset (= fp32 compute), fp32, fp16, bf16, int8
+
+
+def set_accuracy_level(path: Path, level: int) -> int:
+    """Set accuracy_level on every MatMulNBits node of the graph at `path` (rewritten in place); returns how many."""
+    import onnx
+
+    if level not in ACCURACY_LEVELS:
+        raise ValueError(f"set_accuracy_level: 'level' must be one of {ACCURACY_LEVELS}, got {level!r}")
+    model = onnx.load(str(path))
+    changed = 0
+    for node in model.graph.node:
+        if node.op_type != "MatMulNBits":
+            continue
+        attrs = [a for a in node.attribute if a.name == "accuracy_level"]
+        if attrs:
+            attrs[0].i = level
+        else:
+            node.attribute.append(onnx.helper.make_attribute("accuracy_level", level))
+        changed += 1
+    onnx.save(model, str(path))
+    return changed
 
 
 def quantize(src: Path, dst: Path, scheme: str = "int8-block", quantize_embeddings: bool = True) -> None:

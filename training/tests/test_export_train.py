@@ -243,3 +243,48 @@ def test_joint_retrieval_with_fewer_questions_than_a_batch(tmp_path):
     train_reader(model, builder, tiny.synthetic(8, 2, n_candidates=5), cfg, torch.device("cpu"), 0, log.append,
                  None, (), None, joint)
     assert sum(1 for r in log if "retrieval" in r) >= 1
+
+
+def accuracy_levels(graph) -> list[int]:
+    return [next((a.i for a in n.attribute if a.name == "accuracy_level"), 0)
+            for n in onnx.load(str(graph)).graph.node if n.op_type == "MatMulNBits"]
+
+
+def test_int8_block_outputs_do_not_depend_on_the_batch(tmp_path):
+    """int8-block computes in fp32 (accuracy level 0): a window's outputs are the same alone and beside others."""
+    from relik_train.export import set_accuracy_level
+    torch.manual_seed(0)
+    rtok = add_markers(TOK, 4, 4)
+    model = ReaderModel(fixtures.tiny_encoder(rtok.get_vocab_size(), 2), "re", 8).eval()
+    short, long = [2, 10, 11, 12, 13, 3], [2, *range(20, 60), 3]
+    export_component(model, tmp_path, ["start_logit", "features"], [short, long], 0, scheme="int8-block")
+    graph = tmp_path / "model.onnx"
+    levels = accuracy_levels(graph)
+    assert levels and set(levels) == {0}  # an absent attribute means 0
+    sess = ort.InferenceSession(str(graph), providers=["CPUExecutionProvider"])
+    alone = sess.run(None, dict(zip(("input_ids", "attention_mask"), (t.numpy() for t in pad_batch([short], 0)))))
+    batched = sess.run(None, dict(zip(("input_ids", "attention_mask"), (t.numpy() for t in pad_batch([short, long, short], 0)))))
+    for a, b in zip(alone, batched):
+        assert np.abs(a[0] - b[0, : len(short)]).max() < 1e-6 and np.abs(a[0] - b[2, : len(short)]).max() < 1e-6
+    assert set_accuracy_level(graph, 4) == len(levels)
+    assert set(accuracy_levels(graph)) == {4}
+    with pytest.raises(ValueError, match="'level' must be one of"):
+        set_accuracy_level(graph, 7)
+
+
+def test_accuracy_level_cli_reembeds_the_entity_index(tmp_path):
+    """Changing a bundle's graph re-embeds its entity index with that graph (tiny-cie-shared: the reader embeds)."""
+    import shutil
+    from pathlib import Path
+    from relik_train import accuracy_level
+    src = Path(__file__).resolve().parents[2] / "fixtures" / "bundles" / "tiny-cie-shared"
+    dst = tmp_path / "b"
+    shutil.copytree(src, dst)
+    before = np.fromfile(dst / "index" / "entities" / "embeddings.bin", dtype=np.int8).reshape(100, -1)
+    (dst / "index" / "entities" / "embeddings.bin").write_bytes(b"")  # must be written again, not kept
+    accuracy_level.main(["--bundle", str(dst), "--level", "0"])
+    after = np.fromfile(dst / "index" / "entities" / "embeddings.bin", dtype=np.int8).reshape(100, -1)
+    assert np.abs(after.astype(int) - before.astype(int)).max() <= 1  # same graph (fp32): same vectors
+    assert (dst / "index" / "entities" / "passages.jsonl").read_text() == (src / "index" / "entities" / "passages.jsonl").read_text()
+    with pytest.raises(SystemExit, match="no relik.json"):
+        accuracy_level.main(["--bundle", str(tmp_path)])
