@@ -215,3 +215,28 @@ describe('a cIE bundle whose span candidates are a closed set (entity types, no 
     }
   });
 });
+
+describe('the default bundle: results do not depend on the batch', () => {
+  it('annotates each text alone and all of them in one call to the same results', async () => {
+    // With int8 compute in the MatMuls (accuracy level 4) 4 of these 8 texts came out differently in one batch.
+    const texts = [
+      'John Wilkes Booth, who assassinated President Lincoln, was an actor.',
+      'Rome is the capital of Italy.',
+      'Ray, 61, will not be eligible for parole until 1998 for the April 4, 1968, killing of King in Memphis, Tenn.',
+      'Maria Lopez, a spokeswoman for the Red Cross in Geneva, said the convoy had reached the border town of Sittwe on Tuesday.',
+      'The company, based in Houston, Texas, hired Peter Brandt as its new chief executive after the merger with Northwind Energy.',
+      'Officials in Nairobi said the minister, Joseph Kamau, would travel to London and Paris next week to meet bankers from Barclays.',
+      'Elena Petrova, who was born in Kiev and lives in Boston, works for Harvard University as a historian of the Soviet Union.',
+      'Police in Lyon arrested two men suspected of killing the journalist Marc Dubois outside his home in Villeurbanne last month.',
+    ];
+    const relik = await Relik.load(join(import.meta.dirname, '..', '..', 'models', 'default'));
+    try {
+      const alone = [];
+      for (const text of texts) alone.push(await relik.annotate(text));
+      expect(await relik.annotate(texts)).toEqual(alone);
+      expect(alone.every((r) => r.spans.length > 0)).toBe(true);
+    } finally {
+      await relik.close();
+    }
+  });
+});
