@@ -56,7 +56,8 @@ def relation_windows(bundle: Path, manifest: dict, file: Path) -> list[ReaderExa
     rid = {r["title"]: r["id"] for r in relations}
     kind = manifest.get("training", {}).get("config", {}).get("data", {}).get("kind")
     docs = read_casrel(file) if kind == "casrel" else read_re(file)
-    windows = window_docs(docs, manifest["windows"]["size"], manifest["windows"]["stride"])
+    w = manifest["windows"]
+    windows = window_docs(docs, w["size"], w["stride"], strategy=w.get("strategy", "words"))  # as the build windowed
     for ex in windows:
         ex.triplets = [(a, rid[r], b) for a, r, b in ex.triplets if r in rid]
         ex.relation_candidates = [Candidate(r["id"], r["title"]) for r in relations]
