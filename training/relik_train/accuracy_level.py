@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> None:
     if not manifest_path.is_file():
         raise SystemExit(f"accuracy_level: no relik.json in '{bundle}'")
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    graphs = sorted({p for p in (bundle / "reader" / "model.onnx", bundle / "retriever" / "model.onnx") if p.is_file()})
+    graphs = [p for p in (bundle / "reader" / "model.onnx", bundle / "retriever" / "model.onnx") if p.is_file()]
     report = {str(g.relative_to(bundle)): set_accuracy_level(g, args.level) for g in graphs}
     rows = reembed_entities(bundle, manifest)
     print(json.dumps({"bundle": str(bundle), "level": args.level, "matMulNBitsNodes": report,

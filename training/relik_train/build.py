@@ -247,6 +247,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         kb = entity_types([doc for _, train_docs, _ in loaded for doc in train_docs])
         log({"event": "entity types", "types": [e["title"] for e in kb]})
     title_to_id = {e["title"]: e["id"] for e in kb} if kb else None
+    types = [Candidate(e["id"], e["title"]) for e in kb or []] if typed else []  # every window's entity candidates
     for src, train_docs, dev_docs in loaded:
         links = title_to_id if "el" in src["labels"] else None
         if links is not None:
@@ -287,10 +288,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         raise ConfigError("retriever.shared", "needs an entity task (el or cie): task 're' has no retriever")
     n_ent = int(get(cfg, "reader.entityMarkers", 0))
     if typed:
-        if n_ent < len(kb or []) + 1:  # one pass reads every type; marker 0 stands for "no entity" (NME)
+        if n_ent < len(types) + 1:  # one pass reads every type; marker 0 stands for "no entity" (NME)
             raise ConfigError("reader.entityMarkers",
-                              f"must be at least the number of entity types + 1 ({len(kb or []) + 1}), got {n_ent}")
-        types = [Candidate(e["id"], e["title"]) for e in kb or []]
+                              f"must be at least the number of entity types + 1 ({len(types) + 1}), got {n_ent}")
         for ex in train + dev:
             ex.entity_candidates = list(types)
     elif task in ("el", "cie") and not shared:
@@ -337,7 +337,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                       window_strategy=get(cfg, "windows.strategy", "words"),
                       max_length=builder.max_length, max_candidate_tokens=builder.max_candidate_tokens,
                       entity_markers=n_ent, relation_markers=n_rel,
-                      entity_top_k=len(kb or []) if typed else int(get(cfg, "retriever.topK", 100)),
+                      entity_top_k=len(types) if typed else int(get(cfg, "retriever.topK", 100)),
                       relation_top_k=len(relations) if relations else n_rel,
                       max_query_tokens=int(get(cfg, "retriever.maxQueryTokens", 256)),
                       max_passage_tokens=int(get(cfg, "retriever.maxPassageTokens", 64)),
@@ -362,7 +362,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             test_docs = read_casrel(test_path) if get(cfg, "data.kind") == "casrel" else read_re(test_path)
             test = window_docs(test_docs, size, stride, title_to_id if typed else None, AlignReport(), strategy)
             for ex in test:
-                ex.entity_candidates = [Candidate(e["id"], e["title"]) for e in kb or []] if typed else []
+                ex.entity_candidates = list(types)
                 ex.triplets = [(a, rid[r], b) for a, r, b in ex.triplets if r in rid]
                 ex.relation_candidates = [Candidate(r["id"], r["title"]) for r in relations or []]
         check = quantization_check(model.to(device), out / "reader" / "model.onnx", builder, {"dev": dev, "test": test},
