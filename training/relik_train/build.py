@@ -27,7 +27,7 @@ from .reader import LossWeights, ReaderModel, load_encoder, warm_start
 from .reader_input import Candidate, ReaderInputBuilder
 from .quant_check import quantization_check
 from .retriever import (RetrieverExample, RetrieverModel, RetrieverTrainConfig, embed, recall_at_k, top_k,
-                        train_retriever)
+                        train_retriever, warm_start_heads)
 from .tokenization import SpecialIds, add_markers, load_tokenizer, passage_ids, query_ids
 from .train_reader import JointRetrieval, ReaderTrainConfig, evaluate_reader, train_reader
 
@@ -301,14 +301,26 @@ def main(argv: Sequence[str] | None = None) -> None:
     enc = load_encoder(model_dir, reader_tok.get_vocab_size())
     model = ReaderModel(enc, task, int(get(cfg, "reader.headDim", 256)))
     init = get(cfg, "reader.init", None)
+    init_path = None
     if init is not None and not (work / "reader.pt").is_file():
         if not isinstance(init, dict) or not isinstance(init.get("checkpoint"), str):
-            raise ConfigError("reader.init", "expected {checkpoint: path, entityMarkers, relationMarkers}")
-        log({"event": "warm start", **warm_start(model, reader_tok, base_tok, Path(os.path.expandvars(init["checkpoint"])),
-                                                 int(init.get("entityMarkers", 0)), int(init.get("relationMarkers", 0)))})
+            raise ConfigError("reader.init", "expected {checkpoint: path, entityMarkers, relationMarkers, complete?}")
+        init_path = Path(os.path.expandvars(init["checkpoint"]))
+        report = warm_start(model, reader_tok, base_tok, init_path, int(init.get("entityMarkers", 0)),
+                            int(init.get("relationMarkers", 0)))
+        log({"event": "warm start", **report})
+        # A continuation (the base model folder may hold only the architecture) must leave nothing at random.
+        if init.get("complete") and report["fresh"]:
+            raise ConfigError("reader.init.complete", f"{init_path} left {len(report['fresh'])} parameters fresh: "
+                                                      f"{report['fresh'][:5]}")
     joint = None
     if shared:
         retriever, joint = joint_retrieval(cfg, model, reader_tok, kb, train, dev, device, log, metrics, name_lookup)
+        if init_path is not None:
+            heads = warm_start_heads(retriever, init_path)
+            log({"event": "warm start", "component": "retriever", "copied": heads})
+            if init.get("complete") and not heads:
+                raise ConfigError("reader.init.complete", f"{init_path} has no retrieval head to continue from")
     train = [ex for first, end, copies in repeats for _ in range(copies) for ex in train[first:end]]
     builder = ReaderInputBuilder(reader_tok, task, int(get(cfg, "reader.maxLength", 512)),
                                  int(get(cfg, "reader.maxCandidateTokens", 22)), max(n_ent, 2), max(n_rel, 1))

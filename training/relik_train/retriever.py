@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Sequence
 
 import torch
@@ -51,6 +52,22 @@ class RetrieverModel(nn.Module):
 def retrieval_head_parameters(model: RetrieverModel) -> list[nn.Parameter]:
     """The parameters after the encoder (projection, LayerNorm): trained at the head learning rate."""
     return [*model.projection.parameters(), *model.norm.parameters()]
+
+
+def warm_start_heads(model: RetrieverModel, checkpoint: Path) -> list[str]:
+    """Copy the retrieval head (projection, LayerNorm) from a reader checkpoint that trained one (`retriever` in
+    it: a shared-encoder run); the encoder itself is the reader's, warm-started with it. Returns the names copied
+    (none when the checkpoint has no retriever or the shapes differ)."""
+    state = torch.load(checkpoint, map_location="cpu", weights_only=False).get("retriever")
+    if not isinstance(state, dict):
+        return []
+    copied = []
+    with torch.no_grad():
+        for name, value in model.state_dict().items():
+            if not name.startswith("encoder.") and name in state and state[name].shape == value.shape:
+                value.copy_(state[name])
+                copied.append(name)
+    return copied
 
 
 def pad_batch(seqs: Sequence[Sequence[int]], pad_id: int, device: torch.device | str = "cpu"

@@ -4,6 +4,10 @@
 # of the one with the better dev score (AIDA testa EL F1 + CoNLL04 dev RE F1) as fp16 chunks of 15 MB.
 # Expects ../.device/{minilm,data} (training/README.md, "GPU runs").
 # Usage: bash training/scripts/device_news.sh OUT_DIR MINUTES [extra build args...]
+# Environment: CONFIG (default configs/news-cie-gpu.json), BASE_MODEL (default ../.device/minilm; a folder with only
+# config.json and the tokenizer gets random weights of that architecture, for a config whose reader.init is complete:
+# a continuation carries its weights once, in the checkpoint), DATA_ROOT (default ../.device/data), LRS_A / LRS_B
+# ("encoder-lr head-lr" of the two runs).
 # At home: cat OUT_DIR/weights.pt.* > W/reader.pt, then `python -m relik_train.build --config
 # configs/news-cie-gpu.json --out B --work W` evaluates on dev and exports the bundle.
 set -u
@@ -16,9 +20,15 @@ python3 -c "import torch, transformers; print('torch', torch.__version__, 'trans
 # The builds stop themselves at the budget (then a last refresh, dev evaluation and checkpoint); the hard limit
 # leaves room for those and for carrying the weights home.
 limit=$(python3 -c "print(int($minutes * 60 + 150))")
-common=(--config configs/news-cie-gpu.json --base-model ../.device/minilm --data-root ../.device/data
+base=${BASE_MODEL:-../.device/minilm}
+if ! ls "$base"/*.safetensors "$base"/*.bin >/dev/null 2>&1; then
+  arch=$work/architecture; mkdir -p "$arch" && cp "$base"/* "$arch"/ || exit 1
+  python3 -c "import sys; from transformers import AutoConfig, AutoModel; AutoModel.from_config(AutoConfig.from_pretrained(sys.argv[1])).save_pretrained(sys.argv[1])" "$arch" || exit 1
+  base=$arch
+fi
+common=(--config "${CONFIG:-configs/news-cie-gpu.json}" --base-model "$base" --data-root "${DATA_ROOT:-../.device/data}"
         --max-minutes "$minutes" --train-only "$@")
-declare -A lrs=([a]="1e-4 1e-3" [b]="5e-5 5e-4")
+declare -A lrs=([a]="${LRS_A:-1e-4 1e-3}" [b]="${LRS_B:-5e-5 5e-4}")
 for run in a b; do
   read -r lr head <<<"${lrs[$run]}"
   timeout "$limit" python3 -m relik_train.build "${common[@]}" --out "$work/$run" --work "$work/$run.work" \
