@@ -4,9 +4,9 @@ import torch
 from relik_train import fixtures, tiny
 from relik_train.build import set_path
 from relik_train.errors import ConfigError
-from relik_train.reader import ReaderModel
+from relik_train.reader import ReaderModel, warm_start
 from relik_train.reader_input import ReaderInputBuilder
-from relik_train.retriever import RetrieverModel
+from relik_train.retriever import RetrieverModel, warm_start_heads
 from relik_train.slim import slim
 from relik_train.tokenization import add_markers, train_wordpiece
 from relik_train.train_reader import ReaderTrainConfig, lr_lambda, train_reader
@@ -93,3 +93,28 @@ def test_slim_stores_the_shared_encoder_once(tmp_path):
     shared = [k for k in state["retriever"] if k.startswith("encoder.")]
     assert shared and all(state["retriever"][k].data_ptr() == state["model"][k].data_ptr() for k in shared)
     assert all(v.dtype == torch.float16 for v in state["model"].values() if v.is_floating_point())
+
+
+def test_a_slim_checkpoint_continues_every_weight_and_the_retrieval_head(tmp_path):
+    """A continuation (reader.init.complete, e.g. on a lent GPU): every reader parameter and the retrieval head
+    come from the checkpoint, whatever weights the new encoder started with."""
+    rtok = add_markers(TOK, 6, 6)
+    torch.manual_seed(1)
+    model = ReaderModel(fixtures.tiny_encoder(rtok.get_vocab_size(), 1), "cie", 8)
+    retriever = RetrieverModel(model.encoder, dim=8)
+    torch.save({"model": model.state_dict(), "retriever": retriever.state_dict(), "step": 7, "optimizer": {}},
+               tmp_path / "full.pt")
+    slim(tmp_path / "full.pt", tmp_path / "slim.pt")
+    torch.manual_seed(2)  # another random start: nothing of it may survive
+    again = ReaderModel(fixtures.tiny_encoder(rtok.get_vocab_size(), 1), "cie", 8)
+    report = warm_start(again, rtok, TOK, tmp_path / "slim.pt", 6, 6)
+    assert report["fresh"] == [] and report["copied"] == len(again.state_dict())
+    head = RetrieverModel(again.encoder, dim=8)
+    assert warm_start_heads(head, tmp_path / "slim.pt") == ["projection.weight", "norm.weight", "norm.bias"]
+    for name, p in {**model.state_dict(), **{f"r.{k}": v for k, v in retriever.state_dict().items()}}.items():
+        mine = again.state_dict()[name] if not name.startswith("r.") else head.state_dict()[name[2:]]
+        assert torch.allclose(mine, p.half().float()), name
+    # A reader-only checkpoint has no retrieval head; a head of another size is not copied.
+    torch.save({"model": model.state_dict(), "step": 7}, tmp_path / "reader-only.pt")
+    assert warm_start_heads(head, tmp_path / "reader-only.pt") == []
+    assert warm_start_heads(RetrieverModel(again.encoder, dim=4), tmp_path / "slim.pt") == []
