@@ -9,7 +9,7 @@
 # a continuation carries its weights once, in the checkpoint), DATA_ROOT (default ../.device/data), LRS_A / LRS_B
 # ("encoder-lr head-lr" of the two runs).
 # At home: cat OUT_DIR/weights.pt.* > W/reader.pt, then `python -m relik_train.build --config
-# configs/news-cie-gpu.json --out B --work W` evaluates on dev and exports the bundle.
+# <the same CONFIG> --out B --work W` exports the bundle (the final weights: no training step).
 set -u
 out=${1:?OUT_DIR}; minutes=${2:?MINUTES}; shift 2
 export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 OMP_NUM_THREADS=6
