@@ -306,13 +306,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         if not isinstance(init, dict) or not isinstance(init.get("checkpoint"), str):
             raise ConfigError("reader.init", "expected {checkpoint: path, entityMarkers, relationMarkers, complete?}")
         init_path = Path(os.path.expandvars(init["checkpoint"]))
-        report = warm_start(model, reader_tok, base_tok, init_path, int(init.get("entityMarkers", 0)),
-                            int(init.get("relationMarkers", 0)))
-        log({"event": "warm start", **report})
+        warm = warm_start(model, reader_tok, base_tok, init_path, int(init.get("entityMarkers", 0)),
+                          int(init.get("relationMarkers", 0)))
+        log({"event": "warm start", **warm})
         # A continuation (the base model folder may hold only the architecture) must leave nothing at random.
-        if init.get("complete") and report["fresh"]:
-            raise ConfigError("reader.init.complete", f"{init_path} left {len(report['fresh'])} parameters fresh: "
-                                                      f"{report['fresh'][:5]}")
+        if init.get("complete") and warm["fresh"]:
+            raise ConfigError("reader.init.complete", f"{init_path} left {len(warm['fresh'])} parameters fresh: "
+                                                      f"{warm['fresh'][:5]}")
     joint = None
     if shared:
         retriever, joint = joint_retrieval(cfg, model, reader_tok, kb, train, dev, device, log, metrics, name_lookup)

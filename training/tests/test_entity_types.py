@@ -103,3 +103,28 @@ def test_types_need_a_marker_per_type_plus_nme(tmp_path):
     write_split(tmp_path / "dev.jsonl", 1)
     with pytest.raises(ConfigError, match=r"reader.entityMarkers.*\(5\), got 4"):
         run_build(tmp_path, config(tmp_path, entityMarkers=4))
+
+
+def test_a_complete_warm_start_trains_and_exports_and_refuses_fresh_parameters(tmp_path):
+    """reader.init with complete: true (a continuation): the build warm-starts every parameter, trains, exports;
+    a checkpoint that leaves any parameter at random (here: another head size) fails with the setting's name."""
+    (tmp_path / "base").mkdir()
+    tiny_base_model(tmp_path / "base")
+    write_split(tmp_path / "train.jsonl", 4)
+    write_split(tmp_path / "dev.jsonl", 1)
+    run_build(tmp_path, config(tmp_path))
+    first = tmp_path / "bundle.work" / "reader.pt"
+    init = {"checkpoint": str(first), "entityMarkers": 5, "relationMarkers": 4, "complete": True}
+    cfg = config(tmp_path, init=init)
+    (tmp_path / "cfg.json").write_text(json.dumps(cfg), encoding="utf-8")
+    build.main(["--config", str(tmp_path / "cfg.json"), "--out", str(tmp_path / "continued")])
+    log = [json.loads(line) for line in (tmp_path / "continued.work" / "log.jsonl").read_text().splitlines()]
+    warm = [r for r in log if r.get("event") == "warm start"]
+    assert len(warm) == 1 and warm[0]["fresh"] == [] and warm[0]["checkpoint"] == str(first)
+    assert (tmp_path / "continued" / "reader" / "model.onnx").is_file()
+    # the data alignment report is still the one written to relik.json (a warm-start report once shadowed it)
+    assert {"docs", "spans", "unaligned_spans"} <= set(json.loads((tmp_path / "continued" / "relik.json").read_text())["training"]["data"])
+    other = config(tmp_path, init=init, headDim=4)
+    (tmp_path / "cfg.json").write_text(json.dumps(other), encoding="utf-8")
+    with pytest.raises(ConfigError, match="'reader.init.complete': .* parameters fresh"):
+        build.main(["--config", str(tmp_path / "cfg.json"), "--out", str(tmp_path / "other")])
