@@ -46,9 +46,9 @@ def config(tmp_path, **reader) -> dict:
             "export": {"quantize": "int8-block", "indexDtype": "float16"}}
 
 
-def run_build(tmp_path, cfg: dict) -> None:
+def run_build(tmp_path, cfg: dict, out: str = "bundle") -> None:
     (tmp_path / "cfg.json").write_text(json.dumps(cfg), encoding="utf-8")
-    build.main(["--config", str(tmp_path / "cfg.json"), "--out", str(tmp_path / "bundle")])
+    build.main(["--config", str(tmp_path / "cfg.json"), "--out", str(tmp_path / out)])
 
 
 def test_entity_types_most_frequent_first():
@@ -115,16 +115,13 @@ def test_a_complete_warm_start_trains_and_exports_and_refuses_fresh_parameters(t
     run_build(tmp_path, config(tmp_path))
     first = tmp_path / "bundle.work" / "reader.pt"
     init = {"checkpoint": str(first), "entityMarkers": 5, "relationMarkers": 4, "complete": True}
-    cfg = config(tmp_path, init=init)
-    (tmp_path / "cfg.json").write_text(json.dumps(cfg), encoding="utf-8")
-    build.main(["--config", str(tmp_path / "cfg.json"), "--out", str(tmp_path / "continued")])
+    run_build(tmp_path, config(tmp_path, init=init), "continued")
     log = [json.loads(line) for line in (tmp_path / "continued.work" / "log.jsonl").read_text().splitlines()]
     warm = [r for r in log if r.get("event") == "warm start"]
     assert len(warm) == 1 and warm[0]["fresh"] == [] and warm[0]["checkpoint"] == str(first)
     assert (tmp_path / "continued" / "reader" / "model.onnx").is_file()
     # the data alignment report is still the one written to relik.json (a warm-start report once shadowed it)
-    assert {"docs", "spans", "unaligned_spans"} <= set(json.loads((tmp_path / "continued" / "relik.json").read_text())["training"]["data"])
-    other = config(tmp_path, init=init, headDim=4)
-    (tmp_path / "cfg.json").write_text(json.dumps(other), encoding="utf-8")
+    training = json.loads((tmp_path / "continued" / "relik.json").read_text())["training"]
+    assert {"docs", "spans", "unaligned_spans"} <= set(training["data"])
     with pytest.raises(ConfigError, match="'reader.init.complete': .* parameters fresh"):
-        build.main(["--config", str(tmp_path / "cfg.json"), "--out", str(tmp_path / "other")])
+        run_build(tmp_path, config(tmp_path, init=init, headDim=4), "other")
