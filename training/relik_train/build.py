@@ -109,6 +109,17 @@ def data_sources(cfg: dict) -> list[dict]:
     return out
 
 
+def relation_threshold(cfg: dict) -> float | None:
+    """reader.relationThreshold: a fixed relation threshold for the bundle instead of the dev sweep's, for runs whose
+    dev set is part of the training data (the sweep would tune on seen data); None when the config has none."""
+    value = get(cfg, "reader.relationThreshold", None)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+        raise ConfigError("reader.relationThreshold", f"must be a number in [0, 1), got {value!r}")
+    return float(value)
+
+
 def load_docs(src: dict, report: AlignReport, kb: list[dict] | None):
     """(train docs, dev docs) of one source of data_sources."""
     kind = src.get("kind")
@@ -219,6 +230,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if span_candidates not in SPAN_CANDIDATES:
         raise ConfigError("spanCandidates", f"must be one of {SPAN_CANDIDATES}, got {span_candidates!r}")
     typed = span_candidates == "types"
+    fixed_threshold = relation_threshold(cfg)  # checked before any data or model is loaded
     if typed and task != "cie":
         raise ConfigError("spanCandidates", f"'types' needs task 'cie' (the entity head picks the type), got {task!r}")
     if typed and ("kb" in cfg or "retriever" in cfg or "aliases" in cfg):
@@ -325,6 +337,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     builder = ReaderInputBuilder(reader_tok, task, int(get(cfg, "reader.maxLength", 512)),
                                  int(get(cfg, "reader.maxCandidateTokens", 22)), max(n_ent, 2), max(n_rel, 1))
     rc = get(cfg, "reader", {})
+    if fixed_threshold is not None:
+        log({"event": "relation threshold", "fixed": fixed_threshold})
     tcfg = ReaderTrainConfig(steps=int(rc.get("steps", 1000)), lr=float(rc.get("lr", 5e-5)),
                              head_lr=float(rc.get("headLr", 5e-4)), tokens_per_batch=int(rc.get("tokensPerBatch", 4096)),
                              max_batch_size=int(rc.get("maxBatchSize", 32)),
@@ -344,7 +358,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         if joint is not None:  # resumed after the last step: the windows have no candidates yet
             joint.refresh()
         metrics["reader"] = evaluate_reader(model, builder, dev, device, tcfg.threshold_sweep)
-    threshold = float(metrics["reader"].get("relationThreshold", 0.5))
+    threshold = float(metrics["reader"].get("relationThreshold", 0.5)) if fixed_threshold is None else fixed_threshold
     spec = BundleSpec(name=get(cfg, "name", kinds=(str,)), task=task, window_size=size, window_stride=stride,
                       window_strategy=get(cfg, "windows.strategy", "words"),
                       max_length=builder.max_length, max_candidate_tokens=builder.max_candidate_tokens,

@@ -125,3 +125,29 @@ def test_a_complete_warm_start_trains_and_exports_and_refuses_fresh_parameters(t
     assert {"docs", "spans", "unaligned_spans"} <= set(training["data"])
     with pytest.raises(ConfigError, match="'reader.init.complete': .* parameters fresh"):
         run_build(tmp_path, config(tmp_path, init=init, headDim=4), "other")
+
+
+def test_a_fixed_relation_threshold_replaces_the_dev_sweep(tmp_path):
+    """reader.relationThreshold: for runs that train on their dev set (train + dev, as SpERT's final models)."""
+    (tmp_path / "base").mkdir()
+    tiny_base_model(tmp_path / "base")
+    write_split(tmp_path / "train.jsonl", 2)
+    write_split(tmp_path / "dev.jsonl", 1)
+    cfg = config(tmp_path, relationThreshold=0.35)
+    cfg["data"] = {"kind": "mix", "root": str(tmp_path), "test": "dev.jsonl", "sources": [
+        {"kind": "conll04", "train": "train.jsonl", "dev": "dev.jsonl"},
+        {"kind": "conll04", "train": "dev.jsonl", "dev": "dev.jsonl"}]}
+    run_build(tmp_path, cfg)
+    manifest = json.loads((tmp_path / "bundle" / "relik.json").read_text(encoding="utf-8"))
+    assert manifest["reader"]["relationThreshold"] == 0.35
+    log = [json.loads(line) for line in (tmp_path / "bundle.work" / "log.jsonl").read_text().splitlines()]
+    assert any(r.get("event") == "relation threshold" and r["fixed"] == 0.35 for r in log)
+    data = next(r for r in log if r.get("event") == "data")
+    assert data["train_windows"] == 9  # 2 x 3 train sentences + the 3 dev sentences
+    assert set(manifest["training"]["quantizationCheck"]) == {"dev", "test"}
+
+
+@pytest.mark.parametrize("value", [1, 1.5, -0.1, "0.4", True])
+def test_a_fixed_relation_threshold_must_lie_in_0_1(tmp_path, value):
+    with pytest.raises(ConfigError, match=r"reader.relationThreshold.*\[0, 1\)"):
+        run_build(tmp_path, config(tmp_path, relationThreshold=value))
