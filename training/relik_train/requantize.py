@@ -96,7 +96,9 @@ def main(argv: list[str] | None = None) -> None:
         reports["reader"] = export_component(model, Path(tmp), ["start_logit", "features"], check, builder.sp.pad,
                                              scheme)
         (Path(tmp) / "model.onnx").replace(bundle / manifest["reader"].get("dir", "reader") / "model.onnx")
-    if manifest["task"] != "re":
+    # typed cIE bundles (spanCandidates "types") read a closed entity set: no retriever graph to rebuild
+    has_retriever = manifest["task"] != "re" and manifest["entities"].get("retriever") is not None
+    if has_retriever:
         rdir = bundle / manifest["entities"]["retriever"]
         cfg = manifest.get("training", {}).get("config", {}).get("retriever", {})
         retriever = RetrieverModel(load_encoder(base), layer_norm=bool(cfg.get("layerNorm", True)))
@@ -108,7 +110,7 @@ def main(argv: list[str] | None = None) -> None:
                                                     SpecialIds(tok).pad, scheme)
             (Path(tmp) / "model.onnx").replace(rdir / "model.onnx")
     q_name = scheme or "fp32"
-    manifest["quantization"] = {"reader": q_name, **({"retriever": q_name} if manifest["task"] != "re" else {})}
+    manifest["quantization"] = {"reader": q_name, **({"retriever": q_name} if has_retriever else {})}
     training = manifest.setdefault("training", {})
     training.setdefault("export", {}).update(reports)
     training.pop("quantizationCheck", None)  # it described the graph just replaced

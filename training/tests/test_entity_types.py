@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from relik_train import build, fixtures, tiny
+from relik_train import build, fixtures, requantize, tiny
 from relik_train.data import Doc
 from relik_train.errors import ConfigError
 from relik_train.tokenization import train_wordpiece
@@ -151,3 +151,20 @@ def test_a_fixed_relation_threshold_replaces_the_dev_sweep(tmp_path):
 def test_a_fixed_relation_threshold_must_lie_in_0_1(tmp_path, value):
     with pytest.raises(ConfigError, match=r"reader.relationThreshold.*\[0, 1\)"):
         run_build(tmp_path, config(tmp_path, relationThreshold=value))
+
+
+def test_requantize_rebuilds_a_types_bundle_which_has_no_retriever(tmp_path):
+    """A typed cIE bundle's entities have no retriever graph: requantize rebuilds the reader alone."""
+    (tmp_path / "base").mkdir()
+    tiny_base_model(tmp_path / "base")
+    write_split(tmp_path / "train.jsonl", 2)
+    write_split(tmp_path / "dev.jsonl", 1)
+    run_build(tmp_path, config(tmp_path))
+    out = tmp_path / "bundle"
+    int8_bytes = (out / "reader" / "model.onnx").stat().st_size
+    requantize.main(["--bundle", str(out), "--work", str(tmp_path / "bundle.work"), "--base-model", str(tmp_path / "base"),
+                     "--scheme", "fp32"])
+    manifest = json.loads((out / "relik.json").read_text(encoding="utf-8"))
+    assert manifest["quantization"] == {"reader": "fp32"}
+    assert manifest["entities"]["retriever"] is None and not (out / "retriever").exists()
+    assert (out / "reader" / "model.onnx").stat().st_size > int8_bytes
