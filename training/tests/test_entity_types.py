@@ -35,6 +35,14 @@ def tiny_base_model(folder) -> None:
     tok.save(str(folder / "tokenizer.json"))
 
 
+def base_and_splits(tmp_path, train_copies: int) -> None:
+    """A tiny base model in tmp_path/base, `train_copies` copies of the sentences as train.jsonl, one as dev.jsonl."""
+    (tmp_path / "base").mkdir()
+    tiny_base_model(tmp_path / "base")
+    write_split(tmp_path / "train.jsonl", train_copies)
+    write_split(tmp_path / "dev.jsonl", 1)
+
+
 def config(tmp_path, **reader) -> dict:
     return {"name": "types-test", "task": "cie", "spanCandidates": "types", "seed": 1, "baseModel": str(tmp_path / "base"),
             "data": {"kind": "conll04", "root": str(tmp_path), "train": "train.jsonl", "dev": "dev.jsonl",
@@ -62,10 +70,7 @@ def test_entity_types_most_frequent_first():
 
 
 def test_types_bundle_reads_every_type_without_a_retriever(tmp_path):
-    (tmp_path / "base").mkdir()
-    tiny_base_model(tmp_path / "base")
-    write_split(tmp_path / "train.jsonl", 4)
-    write_split(tmp_path / "dev.jsonl", 1)
+    base_and_splits(tmp_path, 4)
     run_build(tmp_path, config(tmp_path))
     out = tmp_path / "bundle"
     manifest = json.loads((out / "relik.json").read_text(encoding="utf-8"))
@@ -97,10 +102,7 @@ def test_types_config_errors(tmp_path, change, field):
 
 
 def test_types_need_a_marker_per_type_plus_nme(tmp_path):
-    (tmp_path / "base").mkdir()
-    tiny_base_model(tmp_path / "base")
-    write_split(tmp_path / "train.jsonl", 1)
-    write_split(tmp_path / "dev.jsonl", 1)
+    base_and_splits(tmp_path, 1)
     with pytest.raises(ConfigError, match=r"reader.entityMarkers.*\(5\), got 4"):
         run_build(tmp_path, config(tmp_path, entityMarkers=4))
 
@@ -108,10 +110,7 @@ def test_types_need_a_marker_per_type_plus_nme(tmp_path):
 def test_a_complete_warm_start_trains_and_exports_and_refuses_fresh_parameters(tmp_path):
     """reader.init with complete: true (a continuation): the build warm-starts every parameter, trains, exports;
     a checkpoint that leaves any parameter at random (here: another head size) fails with the setting's name."""
-    (tmp_path / "base").mkdir()
-    tiny_base_model(tmp_path / "base")
-    write_split(tmp_path / "train.jsonl", 4)
-    write_split(tmp_path / "dev.jsonl", 1)
+    base_and_splits(tmp_path, 4)
     run_build(tmp_path, config(tmp_path))
     first = tmp_path / "bundle.work" / "reader.pt"
     init = {"checkpoint": str(first), "entityMarkers": 5, "relationMarkers": 4, "complete": True}
@@ -129,10 +128,7 @@ def test_a_complete_warm_start_trains_and_exports_and_refuses_fresh_parameters(t
 
 def test_a_fixed_relation_threshold_replaces_the_dev_sweep(tmp_path):
     """reader.relationThreshold: for runs that train on their dev set (train + dev, as SpERT's final models)."""
-    (tmp_path / "base").mkdir()
-    tiny_base_model(tmp_path / "base")
-    write_split(tmp_path / "train.jsonl", 2)
-    write_split(tmp_path / "dev.jsonl", 1)
+    base_and_splits(tmp_path, 2)
     cfg = config(tmp_path, relationThreshold=0.35)
     cfg["data"] = {"kind": "mix", "root": str(tmp_path), "test": "dev.jsonl", "sources": [
         {"kind": "conll04", "train": "train.jsonl", "dev": "dev.jsonl"},
@@ -155,10 +151,7 @@ def test_a_fixed_relation_threshold_must_lie_in_0_1(tmp_path, value):
 
 def test_requantize_rebuilds_a_types_bundle_which_has_no_retriever(tmp_path):
     """A typed cIE bundle's entities have no retriever graph: requantize rebuilds the reader alone."""
-    (tmp_path / "base").mkdir()
-    tiny_base_model(tmp_path / "base")
-    write_split(tmp_path / "train.jsonl", 2)
-    write_split(tmp_path / "dev.jsonl", 1)
+    base_and_splits(tmp_path, 2)
     run_build(tmp_path, config(tmp_path))
     out = tmp_path / "bundle"
     int8_bytes = (out / "reader" / "model.onnx").stat().st_size
