@@ -120,6 +120,20 @@ def relation_threshold(cfg: dict) -> float | None:
     return float(value)
 
 
+def relation_sample_gold(cfg: dict) -> float:
+    """reader.relationSampleGold: probability in (0, 1] that a training window's relation sample holds its gold
+    relations (needs reader.relationSample); default 1."""
+    value = get(cfg, "reader.relationSampleGold", None)
+    if value is None:
+        return 1.0
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
+        raise ConfigError("reader.relationSampleGold", f"must be a number in (0, 1], got {value!r}")
+    if get(cfg, "reader.relationSample", None) is None:
+        raise ConfigError("reader.relationSampleGold", "needs reader.relationSample (the relations per training "
+                                                       "window); without it every window reads every relation")
+    return float(value)
+
+
 def load_docs(src: dict, report: AlignReport, kb: list[dict] | None):
     """(train docs, dev docs) of one source of data_sources."""
     kind = src.get("kind")
@@ -231,6 +245,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         raise ConfigError("spanCandidates", f"must be one of {SPAN_CANDIDATES}, got {span_candidates!r}")
     typed = span_candidates == "types"
     fixed_threshold = relation_threshold(cfg)  # checked before any data or model is loaded
+    relation_sample_gold(cfg)
     if typed and task != "cie":
         raise ConfigError("spanCandidates", f"'types' needs task 'cie' (the entity head picks the type), got {task!r}")
     if typed and ("kb" in cfg or "retriever" in cfg or "aliases" in cfg):
@@ -348,7 +363,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                              loss_weights=LossWeights(**rc.get("lossWeights", {})),
                              max_minutes=args.max_minutes if args.max_minutes is not None else rc.get("maxMinutes"),
                              lr_schedule=str(rc.get("lrSchedule", "steps")),
-                             relation_sample=rc.get("relationSample"))
+                             relation_sample=rc.get("relationSample"),
+                             relation_sample_gold=relation_sample_gold(cfg))
     metrics["reader"] = train_reader(model, builder, train, tcfg, device, seed, log, work / "reader.pt", dev, amp,
                                      joint)
     if args.train_only:

@@ -43,6 +43,10 @@ class ReaderTrainConfig:
     # RE with a large relation set: train each window on its gold relations plus random others, this many in all
     # (one patch), instead of every relation in many patches. None = every relation.
     relation_sample: int | None = None
+    # Probability that a window's relation sample holds its gold relations. At run time most passes over a large
+    # relation set hold none of a window's relations; a sample without them teaches the reader to answer "none of
+    # these" instead of the closest relation present. 1.0 = always (the sample is then gold + random others).
+    relation_sample_gold: float = 1.0
 
 
 @dataclass
@@ -72,11 +76,12 @@ class TrainItem:
     target: PatchTarget
 
 
-def sample_relations(relations: Sequence[Candidate], gold: set[str], size: int, rng: random.Random) -> list[Candidate]:
+def sample_relations(relations: Sequence[Candidate], gold: set[str], size: int, rng: random.Random,
+                     with_gold: bool = True) -> list[Candidate]:
     """The gold relations (all of them, even beyond `size`) plus random other relations up to `size`, in the
-    original order."""
+    original order; `with_gold=False`: `size` random non-gold relations (a pass that misses the window's relations)."""
     others = [i for i, c in enumerate(relations) if c.id not in gold]
-    keep = {i for i, c in enumerate(relations) if c.id in gold}
+    keep = {i for i, c in enumerate(relations) if c.id in gold} if with_gold else set()
     keep.update(rng.sample(others, max(0, min(len(others), size - len(keep)))))
     return [c for i, c in enumerate(relations) if i in keep]
 
@@ -96,7 +101,8 @@ def make_items(examples: Sequence[ReaderExample], builder: ReaderInputBuilder, r
             if rng.random() < cfg.shuffle_candidates:
                 rng.shuffle(ents)
             if cfg.relation_sample is not None and len(rels) > cfg.relation_sample:
-                rels = sample_relations(rels, {r for _, r, _ in ex.triplets}, cfg.relation_sample, rng)
+                with_gold = cfg.relation_sample_gold >= 1.0 or rng.random() < cfg.relation_sample_gold
+                rels = sample_relations(rels, {r for _, r, _ in ex.triplets}, cfg.relation_sample, rng, with_gold)
             if rng.random() < cfg.shuffle_candidates:
                 rng.shuffle(rels)
         try:

@@ -161,3 +161,16 @@ def test_requantize_rebuilds_a_types_bundle_which_has_no_retriever(tmp_path):
     assert manifest["quantization"] == {"reader": "fp32"}
     assert manifest["entities"]["retriever"] is None and not (out / "retriever").exists()
     assert (out / "reader" / "model.onnx").stat().st_size > int8_bytes
+
+
+@pytest.mark.parametrize("value", [0, 1.5, -0.1, "0.5", True])
+def test_relation_sample_gold_must_lie_in_0_1(value):
+    with pytest.raises(ConfigError, match=r"reader.relationSampleGold.*\(0, 1\]"):
+        build.relation_sample_gold({"reader": {"relationSample": 24, "relationSampleGold": value}})
+
+
+def test_relation_sample_gold_needs_a_relation_sample():
+    assert build.relation_sample_gold({"reader": {}}) == 1.0
+    assert build.relation_sample_gold({"reader": {"relationSample": 24, "relationSampleGold": 0.5}}) == 0.5
+    with pytest.raises(ConfigError, match="reader.relationSampleGold.*needs reader.relationSample"):
+        build.relation_sample_gold({"reader": {"relationSampleGold": 0.5}})

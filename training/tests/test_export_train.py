@@ -137,6 +137,26 @@ def test_sample_relations_keeps_gold_and_order():
     assert [c.id for c in got] == [c.id for c in rels if c in got]  # original order kept
     many_gold = {f"rel:{i}" for i in range(12)}
     assert {c.id for c in sample_relations(rels, many_gold, 10, rng)} == many_gold  # gold is never dropped
+    without = sample_relations(rels, {"rel:7", "rel:42"}, 10, rng, with_gold=False)
+    assert len(without) == 10 and not {"rel:7", "rel:42"} & {c.id for c in without}
+    assert [c.id for c in without] == [c.id for c in rels if c in without]
+
+
+@pytest.mark.parametrize("with_gold", [1.0, 0.5])
+def test_relation_sample_gold_sets_the_share_of_windows_that_read_their_relations(with_gold):
+    """reader.relationSampleGold: the other windows read only relations they do not hold (no positive triplet),
+    as most run-time passes over a large relation set do."""
+    from relik_train.examples import AlignStats
+    from relik_train.train_reader import make_items
+
+    rtok = add_markers(TOK, 0, 2)
+    builder = ReaderInputBuilder(rtok, "re", 96, 6, 2, 2)
+    examples = [ex for ex in tiny.synthetic(400, 3) if ex.triplets]
+    cfg = ReaderTrainConfig(relation_sample=2, relation_sample_gold=with_gold)
+    items = make_items(examples, builder, random.Random(0), cfg, AlignStats())
+    assert len(items) == len(examples)  # one patch each: 2 relations fit one pass
+    share = sum(bool(it.target.triplets) for it in items) / len(items)
+    assert share == 1.0 if with_gold == 1.0 else 0.4 < share < 0.6
 
 
 def test_unlabeled_kinds_add_no_loss():
