@@ -6,7 +6,7 @@ import { splitWords, validateWords } from './text/words.js';
 export const MAX_TEXT_LENGTH = 10_000_000;
 
 const KNOWN_OPTIONS = new Set([
-  'task', 'topK', 'aliasTopK', 'aliasPriorWeight', 'relationTopK', 'windowSize', 'windowStride', 'windowStrategy', 'relationThreshold', 'returnCandidates', 'returnWindows',
+  'task', 'topK', 'aliasTopK', 'aliasPriorWeight', 'relationTopK', 'windowSize', 'windowStride', 'windowStrategy', 'relationThreshold', 'relationsPerPair', 'returnCandidates', 'returnWindows',
   'keepNme', 'mentions', 'entityCandidates', 'relationCandidates', 'useDocTopic',
 ]);
 
@@ -21,6 +21,7 @@ export interface ResolvedOptions {
   readonly windowStride: number;
   readonly windowStrategy: 'words' | 'sentences';
   readonly relationThreshold: number;
+  readonly relationsPerPair: number;
   readonly returnWindows: boolean;
   readonly returnCandidates: boolean;
   readonly keepNme: boolean;
@@ -111,6 +112,7 @@ export function resolveOptions(manifest: BundleManifest, options: AnnotateOption
     windowStride,
     windowStrategy,
     relationThreshold: threshold,
+    relationsPerPair: nonNegativeInteger('relationsPerPair', o.relationsPerPair, manifest.reader.relationsPerPair),
     returnWindows: flag('returnWindows', o.returnWindows, false),
     returnCandidates: flag('returnCandidates', o.returnCandidates, false),
     keepNme: flag('keepNme', o.keepNme, task !== 'el'),

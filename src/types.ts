@@ -125,6 +125,12 @@ export interface AnnotateOptions {
   readonly windowStrategy?: 'words' | 'sentences';
   /** P(relation) threshold (default: bundle's reader.relationThreshold). */
   readonly relationThreshold?: number;
+  /**
+   * Relations kept per ordered (subject, object) pair, highest probability first; 0 = every relation above the
+   * threshold. 1 suits relation sets read in several passes, where a pair otherwise collects near-synonyms.
+   * Default: bundle's reader.relationsPerPair (0 when absent).
+   */
+  readonly relationsPerPair?: number;
   /** Include candidates and windows in the result. */
   readonly returnCandidates?: boolean;
   readonly returnWindows?: boolean;

@@ -27,6 +27,8 @@ export interface ReaderSettings {
   readonly relationMarkers: number;
   readonly endsPerStart: 'one' | 'all';
   readonly relationThreshold: number;
+  /** Relations kept per ordered mention pair, best first; 0 = all above the threshold. */
+  readonly relationsPerPair: number;
 }
 
 /** The parsed and checked `relik.json`. */
@@ -151,6 +153,7 @@ export function parseManifest(text: string, path: string): BundleManifest {
       relationMarkers: reader.integer('relationMarkers', task === 'el' ? 0 : 1, 0),
       endsPerStart: reader.oneOf('endsPerStart', ['one', 'all'] as const, task === 'el' ? 'one' : 'all'),
       relationThreshold: reader.probability('relationThreshold', 0.5),
+      relationsPerPair: reader.integer('relationsPerPair', 0, 0),
     },
     extra,
   };

@@ -32,6 +32,7 @@ Options:
   --window-size N, --window-stride N
   --window-strategy words|sentences
   --threshold P           relation threshold in [0, 1)
+  --relations-per-pair N  relations kept per ordered mention pair, best first; 0 = all (default: the bundle's)
   --task el|re|cie        narrow a cie bundle to one task
   --candidates            include retrieved candidates per window
   --keep-nme              keep mentions not linked to the KB
@@ -54,6 +55,7 @@ function annotateOptions(values: Record<string, string | boolean | undefined>): 
     ['windowStride', parseIntegerFlag('window-stride', str('window-stride'))],
     ['windowStrategy', strategy],
     ['relationThreshold', parseNumberFlag('threshold', str('threshold'), 0, 0.999999)],
+    ['relationsPerPair', parseIntegerFlag('relations-per-pair', str('relations-per-pair'), 0)],
     ['task', task],
     ['returnCandidates', values.candidates === true ? true : undefined],
     ['returnWindows', values.candidates === true ? true : undefined],
@@ -104,7 +106,7 @@ export async function runAnnotate(argv: string[], io: CliIO): Promise<number> {
       bundle: { type: 'string' }, file: { type: 'string' }, input: { type: 'string' }, format: { type: 'string' },
       'batch-size': { type: 'string' }, 'top-k': { type: 'string' }, 'relation-top-k': { type: 'string' },
       'alias-top-k': { type: 'string' }, 'alias-prior-weight': { type: 'string' },
-      'window-size': { type: 'string' }, 'window-stride': { type: 'string' }, 'window-strategy': { type: 'string' }, threshold: { type: 'string' }, task: { type: 'string' },
+      'window-size': { type: 'string' }, 'window-stride': { type: 'string' }, 'window-strategy': { type: 'string' }, threshold: { type: 'string' }, 'relations-per-pair': { type: 'string' }, task: { type: 'string' },
       output: { type: 'string' }, resume: { type: 'boolean' },
       candidates: { type: 'boolean' }, 'keep-nme': { type: 'boolean' }, 'doc-topic': { type: 'boolean' }, threads: { type: 'string' },
       help: { type: 'boolean', short: 'h' },

@@ -47,6 +47,7 @@ options:
   --alias-top-k N       entity candidates per window found by name (titles, aliases); 0 = off
   --alias-prior-weight W  weight of p(entity | mention text) from names in linking; 0 = off
   --threshold P         relation threshold in [0, 1) (default: the bundle's, tuned on dev)
+  --relations-per-pair N  relations kept per ordered mention pair, best first; 0 = all (default: the bundle's)
   --skip-recall         do not request candidates / compute retriever recall
   -h, --help            show this help
 `;
@@ -121,6 +122,7 @@ export async function runEvalWith(
         'alias-top-k': { type: 'string' },
         'alias-prior-weight': { type: 'string' },
         threshold: { type: 'string' },
+        'relations-per-pair': { type: 'string' },
         'skip-recall': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -144,6 +146,7 @@ export async function runEvalWith(
     const aliasTopK = positiveInt('alias-top-k', values['alias-top-k'], 0);
     const aliasPriorWeight = numberFlag('alias-prior-weight', values['alias-prior-weight'], 0);
     const relationThreshold = numberFlag('threshold', values.threshold, 0, 1);
+    const relationsPerPair = positiveInt('relations-per-pair', values['relations-per-pair'], 0);
     const task = values.task;
     if (task !== undefined && task !== 'el' && task !== 're' && task !== 'cie') {
       throw new UsageError(`--task must be one of el, re, cie, got "${task}"`);
@@ -175,6 +178,7 @@ export async function runEvalWith(
       ...(aliasTopK !== undefined ? { aliasTopK } : {}),
       ...(aliasPriorWeight !== undefined ? { aliasPriorWeight } : {}),
       ...(relationThreshold !== undefined ? { relationThreshold } : {}),
+      ...(relationsPerPair !== undefined ? { relationsPerPair } : {}),
     };
     const progress = progressReporter(io.stderr, isTty(io.stderr));
     say(`evaluating ${bundle.name} on ${datasetName}: ${documents.length} documents, batch size ${batchSize}`);

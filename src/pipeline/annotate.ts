@@ -259,7 +259,7 @@ export async function annotateDocuments(
     if (found !== undefined) (spans[(windows[w] as DocumentWindow).document] as WindowSpan[]).push(...found.values());
   });
   const results = documents.map((doc, d): RelikResult => {
-    const merged = mergeWindowPredictions(doc.text, doc.words, spans[d] as WindowSpan[], triplets[d] as WindowTriplet[], options.keepNme);
+    const merged = mergeWindowPredictions(doc.text, doc.words, spans[d] as WindowSpan[], triplets[d] as WindowTriplet[], options.keepNme, options.relationsPerPair);
     const { patchedWindows, droppedCandidates, truncatedCandidateTitles, splitWindows, droppedMentions } = counters[d] as DocumentCounters;
     const result: RelikResult = {
       text: doc.text,

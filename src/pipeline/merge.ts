@@ -30,10 +30,32 @@ function better(a: WindowSpan, b: WindowSpan): WindowSpan {
 }
 
 /**
+ * The `perPair` most probable relations of each ordered (subject, object) pair (ties: relation id order), all
+ * when `perPair` is 0. Thresholding and this cap commute: both keep the higher scores.
+ */
+export function capRelationsPerPair<T extends WindowTriplet>(triplets: readonly T[], perPair: number): T[] {
+  if (perPair === 0) return [...triplets];
+  const byPair = new Map<string, T[]>();
+  for (const t of triplets) {
+    const k = `${key(...t.subject)}|${key(...t.object)}`;
+    const list = byPair.get(k);
+    if (list === undefined) byPair.set(k, [t]);
+    else list.push(t);
+  }
+  const kept = new Set<T>();
+  for (const list of byPair.values()) {
+    list.sort((a, b) => b.score - a.score || (a.relation.id < b.relation.id ? -1 : a.relation.id > b.relation.id ? 1 : 0));
+    for (const t of list.slice(0, perPair)) kept.add(t);
+  }
+  return triplets.filter((t) => kept.has(t));
+}
+
+/**
  * Merges the predictions of all windows (and patches) of one document into character-offset spans and
  * triplets. One span per boundary pair; one triplet per (subject, relation, object), with its best score.
  * Output order is deterministic: spans by (start, end), triplets by (subject, object, relation).
- * NME spans are dropped unless `keepNme` or a kept triplet refers to them. O(n log n).
+ * NME spans are dropped unless `keepNme` or a kept triplet refers to them. `relationsPerPair` > 0 keeps only
+ * that many relations per ordered pair ({@link capRelationsPerPair}). O(n log n).
  */
 export function mergeWindowPredictions(
   text: string,
@@ -41,6 +63,7 @@ export function mergeWindowPredictions(
   spans: readonly WindowSpan[],
   triplets: readonly WindowTriplet[],
   keepNme: boolean,
+  relationsPerPair = 0,
 ): MergedPredictions {
   const bestSpan = new Map<string, WindowSpan>();
   for (const span of spans) {
@@ -54,8 +77,9 @@ export function mergeWindowPredictions(
     const seen = bestTriplet.get(k);
     if (seen === undefined || triplet.score > seen.score) bestTriplet.set(k, triplet);
   }
+  const keptTriplets = capRelationsPerPair([...bestTriplet.values()], relationsPerPair);
   const inTriplets = new Set<string>();
-  for (const t of bestTriplet.values()) {
+  for (const t of keptTriplets) {
     inTriplets.add(key(...t.subject));
     inTriplets.add(key(...t.object));
   }
@@ -79,7 +103,7 @@ export function mergeWindowPredictions(
 
   const indexOf = new Map(kept.map((entry, i) => [entry.k, i]));
   const mergedTriplets: Triplet[] = [];
-  for (const t of bestTriplet.values()) {
+  for (const t of keptTriplets) {
     const subject = indexOf.get(key(...t.subject));
     const object = indexOf.get(key(...t.object));
     if (subject === undefined || object === undefined) continue;

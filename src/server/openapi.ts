@@ -93,6 +93,7 @@ export function openApiDocument(config: ServerConfig, version: string): Schema {
             windowSize: { type: 'integer', minimum: 1 },
             windowStride: { type: 'integer', minimum: 1 },
             relationThreshold: { type: 'number', minimum: 0, exclusiveMaximum: 1 },
+            relationsPerPair: { type: 'integer', minimum: 0 },
             returnCandidates: { type: 'boolean' },
             returnWindows: { type: 'boolean' },
             keepNme: { type: 'boolean' },

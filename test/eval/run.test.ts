@@ -92,10 +92,10 @@ describe('relik eval command', () => {
       const bundle = await load(d);
       return { ...bundle, annotate: (inputs, options) => (seen.push(options), bundle.annotate(inputs, options)) };
     };
-    const argv = ['b', file, '--threshold', '0.3', '--alias-top-k', '0', '--alias-prior-weight', '0.5', '--batch-size', '2'];
+    const argv = ['b', file, '--threshold', '0.3', '--alias-top-k', '0', '--alias-prior-weight', '0.5', '--relations-per-pair', '1', '--batch-size', '2'];
     expect(await runEvalWith(argv, { stdout: new Sink(), stderr: new Sink() }, recording)).toBe(0);
     expect(seen.length).toBe(2);
-    for (const options of seen) expect(options).toMatchObject({ relationThreshold: 0.3, aliasTopK: 0, aliasPriorWeight: 0.5 });
+    for (const options of seen) expect(options).toMatchObject({ relationThreshold: 0.3, aliasTopK: 0, aliasPriorWeight: 0.5, relationsPerPair: 1 });
   });
 
   it('lists the known datasets for an unknown name (exit code 2)', async () => {
@@ -116,6 +116,7 @@ describe('relik eval command', () => {
     [['b', 'x.jsonl', '--bogus'], /Unknown option '--bogus'/],
     [['b', 'x.jsonl', '--threshold', '1'], /--threshold must be a number in \[0, 1\), got "1"/],
     [['b', 'x.jsonl', '--threshold', 'high'], /--threshold must be a number in \[0, 1\), got "high"/],
+    [['b', 'x.jsonl', '--relations-per-pair', 'one'], /--relations-per-pair must be an integer >= 0, got "one"/],
   ])('rejects %j with a usage error', async (argv, message) => {
     const stderr = new Sink();
     expect(await runEvalWith(argv, { stdout: new Sink(), stderr }, setup().load)).toBe(2);

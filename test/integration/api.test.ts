@@ -80,6 +80,12 @@ describe('Relik.annotate', () => {
     const text = 'Nikola Tesla works for Cyberdyne Systems in Paris.';
     const full = await cie.annotate(text, { relationThreshold: 0 });
     for (const t of full.triplets) expect(t.subject).not.toBe(t.object);
+    // relationsPerPair 1: each ordered pair keeps its most probable relation of the uncapped result
+    const capped = await cie.annotate(text, { relationThreshold: 0, relationsPerPair: 1 });
+    const best = new Map<string, number>();
+    for (const t of full.triplets) best.set(`${t.subject}:${t.object}`, Math.max(best.get(`${t.subject}:${t.object}`) ?? 0, t.score));
+    expect(full.triplets.length).toBeGreaterThan(best.size); // the tiny reader gives pairs several relations at 0
+    expect(capped.triplets.map((t) => [t.subject, t.object, t.score])).toEqual([...best].map(([k, s]) => [...k.split(':').map(Number), s]));
     const elOnly = await cie.annotate(text, { task: 'el' });
     expect(elOnly.triplets).toEqual([]);
     await expect(el.annotate(text, { task: 're' })).rejects.toThrow(/options.task must be one of el for this el bundle, got "re"/);
@@ -102,6 +108,7 @@ describe('Relik.annotate', () => {
     await expect(el.annotate('ok', { aliasPriorWeight: Number.NaN })).rejects.toThrow(/options.aliasPriorWeight must be a finite number >= 0, got NaN/);
     await expect(el.annotate('ok', { windowSize: 8, windowStride: 9 })).rejects.toThrow(/options.windowStride \(9\) must not exceed windowSize \(8\)/);
     await expect(el.annotate('ok', { relationThreshold: 1.5 })).rejects.toThrow(/options.relationThreshold must be a number in \[0, 1\)/);
+    await expect(el.annotate('ok', { relationsPerPair: 0.5 })).rejects.toThrow(/options.relationsPerPair must be an integer >= 0, got 0.5/);
     await expect(el.annotate('bad \uD800 text')).rejects.toThrow(/not valid Unicode: it contains an unpaired UTF-16 surrogate/);
     await expect(el.annotate({ text: 'New York', words: [{ text: 'York', start: 4, end: 8 }, { text: 'New', start: 0, end: 3 }] })).rejects.toThrow(/texts\[0\]\.words\[1\]/);
     await expect(el.annotate('ok', { entityCandidates: [{ id: 'a', title: 'A' }, { id: 'a', title: 'B' }] })).rejects.toThrow(/repeats id "a"/);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mergeWindowPredictions } from '../../src/pipeline/merge.js';
+import { capRelationsPerPair, mergeWindowPredictions } from '../../src/pipeline/merge.js';
 import { splitWords } from '../../src/text/words.js';
 
 const text = 'Obama met Merkel in Berlin 😀 today';
@@ -53,5 +53,36 @@ describe('mergeWindowPredictions', () => {
     expect(merged.spans).toHaveLength(2);
     expect(merged.triplets[0]).toMatchObject({ subject: 0, object: 1 });
     expect(mergeWindowPredictions(text, words, [], [], false)).toEqual({ spans: [], triplets: [] });
+  });
+
+  it('relationsPerPair keeps the most probable relations of each ordered pair, after deduplication', () => {
+    const livesIn = { id: 'P551', title: 'residence', score: Number.NaN };
+    const spans = [0, 2, 4].map((w) => ({ firstWord: w, lastWord: w, entity: null, score: 0.9 }));
+    const triplets = [
+      { subject: [0, 0] as const, object: [2, 2] as const, relation: bornIn, score: 0.6 },
+      { subject: [0, 0] as const, object: [2, 2] as const, relation: livesIn, score: 0.7 },
+      { subject: [0, 0] as const, object: [2, 2] as const, relation: bornIn, score: 0.8 }, // same triplet, another window
+      { subject: [2, 2] as const, object: [0, 0] as const, relation: livesIn, score: 0.5 }, // the reverse pair is its own
+      { subject: [0, 0] as const, object: [4, 4] as const, relation: livesIn, score: 0.4 },
+    ];
+    const all = mergeWindowPredictions(text, words, spans, triplets, true);
+    expect(all.triplets).toHaveLength(4);
+    const one = mergeWindowPredictions(text, words, spans, triplets, true, 1);
+    expect(one.triplets.map((t) => [t.subject, t.relationId, t.object, t.score])).toEqual([[0, 'P19', 1, 0.8], [0, 'P551', 2, 0.4], [1, 'P551', 0, 0.5]]);
+    expect(mergeWindowPredictions(text, words, spans, triplets, true, 2)).toEqual(all);
+  });
+});
+
+describe('capRelationsPerPair', () => {
+  it('keeps input order, breaks score ties by relation id, and 0 keeps everything', () => {
+    const r = (id: string) => ({ id, title: id, score: Number.NaN });
+    const ts = [
+      { subject: [0, 0] as const, object: [1, 1] as const, relation: r('b'), score: 0.5 },
+      { subject: [0, 0] as const, object: [1, 1] as const, relation: r('a'), score: 0.5 },
+      { subject: [0, 0] as const, object: [1, 1] as const, relation: r('c'), score: 0.9 },
+    ];
+    expect(capRelationsPerPair(ts, 2).map((t) => t.relation.id)).toEqual(['a', 'c']);
+    expect(capRelationsPerPair(ts, 0)).toEqual(ts);
+    expect(capRelationsPerPair([], 1)).toEqual([]);
   });
 });

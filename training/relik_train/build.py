@@ -134,6 +134,15 @@ def relation_sample_gold(cfg: dict) -> float:
     return float(value)
 
 
+def relations_per_pair(cfg: dict) -> int:
+    """reader.relationsPerPair: relations kept per ordered mention pair, best first (0 = all, the default); written
+    to the bundle for the runtime and applied in the dev sweep that picks the relation threshold."""
+    value = get(cfg, "reader.relationsPerPair", 0)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigError("reader.relationsPerPair", f"must be an integer >= 0, got {value!r}")
+    return value
+
+
 def load_docs(src: dict, report: AlignReport, kb: list[dict] | None):
     """(train docs, dev docs) of one source of data_sources."""
     kind = src.get("kind")
@@ -246,6 +255,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     typed = span_candidates == "types"
     fixed_threshold = relation_threshold(cfg)  # checked before any data or model is loaded
     relation_sample_gold(cfg)
+    relations_per_pair(cfg)
     if typed and task != "cie":
         raise ConfigError("spanCandidates", f"'types' needs task 'cie' (the entity head picks the type), got {task!r}")
     if typed and ("kb" in cfg or "retriever" in cfg or "aliases" in cfg):
@@ -364,7 +374,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                              max_minutes=args.max_minutes if args.max_minutes is not None else rc.get("maxMinutes"),
                              lr_schedule=str(rc.get("lrSchedule", "steps")),
                              relation_sample=rc.get("relationSample"),
-                             relation_sample_gold=relation_sample_gold(cfg))
+                             relation_sample_gold=relation_sample_gold(cfg),
+                             relations_per_pair=relations_per_pair(cfg))
     metrics["reader"] = train_reader(model, builder, train, tcfg, device, seed, log, work / "reader.pt", dev, amp,
                                      joint)
     if args.train_only:
@@ -373,7 +384,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     if not metrics["reader"] and dev:
         if joint is not None:  # resumed after the last step: the windows have no candidates yet
             joint.refresh()
-        metrics["reader"] = evaluate_reader(model, builder, dev, device, tcfg.threshold_sweep)
+        metrics["reader"] = evaluate_reader(model, builder, dev, device, tcfg.threshold_sweep,
+                                            relations_per_pair=tcfg.relations_per_pair)
     threshold = float(metrics["reader"].get("relationThreshold", 0.5)) if fixed_threshold is None else fixed_threshold
     spec = BundleSpec(name=get(cfg, "name", kinds=(str,)), task=task, window_size=size, window_stride=stride,
                       window_strategy=get(cfg, "windows.strategy", "words"),
@@ -384,6 +396,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                       max_query_tokens=int(get(cfg, "retriever.maxQueryTokens", 256)),
                       max_passage_tokens=int(get(cfg, "retriever.maxPassageTokens", 64)),
                       ends_per_start=get(cfg, "reader.endsPerStart", "one"), relation_threshold=threshold,
+                      relations_per_pair=tcfg.relations_per_pair,
                       index_dtype=get(cfg, "export.indexDtype", "float16"), shared_encoder=shared,
                       alias_top_k=aliases["topK"] if aliases else 0,
                       alias_prior_weight=aliases["priorWeight"] if aliases else 0.0,
@@ -408,7 +421,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                 ex.triplets = [(a, rid[r], b) for a, r, b in ex.triplets if r in rid]
                 ex.relation_candidates = [Candidate(r["id"], r["title"]) for r in relations or []]
         check = quantization_check(model.to(device), out / "reader" / "model.onnx", builder, {"dev": dev, "test": test},
-                                   device, tcfg.threshold_sweep, spec.ends_per_start, threshold)
+                                   device, tcfg.threshold_sweep, spec.ends_per_start, threshold,
+                                   spec.relations_per_pair)
         manifest_path = out / "relik.json"
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
         manifest.setdefault("training", {})["quantizationCheck"] = {

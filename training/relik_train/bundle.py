@@ -35,6 +35,7 @@ class BundleSpec:
     max_passage_tokens: int = 64
     ends_per_start: str = "one"
     relation_threshold: float = 0.5
+    relations_per_pair: int = 0  # written only when > 0 (the runtime's default is 0: all)
     index_dtype: str = "float16"
     # a scheme of export.QUANT_SCHEMES, or None for fp32 graphs
     quantize: str | None = "int8-block"
@@ -133,6 +134,8 @@ def write_bundle(out: Path, spec: BundleSpec, reader: ReaderModel, reader_tok: T
                           "entityMarkers": spec.entity_markers if spec.task != "re" else 0,
                           "relationMarkers": spec.relation_markers if spec.task != "el" else 0,
                           "endsPerStart": spec.ends_per_start, "relationThreshold": spec.relation_threshold}
+    if spec.relations_per_pair > 0:
+        manifest["reader"]["relationsPerPair"] = spec.relations_per_pair
     manifest["producer"] = producer()
     manifest["training"] = {**spec.training, "export": report}
     q = spec.quantize or "fp32"

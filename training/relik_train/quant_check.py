@@ -46,15 +46,17 @@ def _headline(metrics: dict, task: str, threshold: float) -> float:
 
 def quantization_check(model: ReaderModel, onnx_path: Path, builder: ReaderInputBuilder,
                        splits: dict[str, Sequence[ReaderExample]], device: torch.device,
-                       sweep: Sequence[float], ends_per_start: str, threshold: float) -> dict:
+                       sweep: Sequence[float], ends_per_start: str, threshold: float,
+                       relations_per_pair: int = 0) -> dict:
     """{split: {"fp32": F1, "int8": F1, "delta": int8 - fp32}} plus the full metrics of both."""
     onnx = OnnxReader(onnx_path, model)
     out: dict = {}
     for name, examples in splits.items():
         if not examples:
             continue
-        fp32 = evaluate_reader(model.to(device), builder, examples, device, sweep, ends_per_start)
-        int8 = evaluate_reader(onnx, builder, examples, torch.device("cpu"), sweep, ends_per_start)  # type: ignore[arg-type]
+        fp32 = evaluate_reader(model.to(device), builder, examples, device, sweep, ends_per_start, relations_per_pair)
+        int8 = evaluate_reader(onnx, builder, examples, torch.device("cpu"), sweep, ends_per_start,  # type: ignore[arg-type]
+                               relations_per_pair)
         a, b = _headline(fp32, builder.task, threshold), _headline(int8, builder.task, threshold)
         out[name] = {"fp32": round(a, 4), "int8": round(b, 4), "delta": round(b - a, 4),
                      "fp32Metrics": fp32, "int8Metrics": int8}

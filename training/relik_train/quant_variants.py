@@ -67,7 +67,8 @@ def main(argv: list[str] | None = None) -> None:
     def score(runner) -> dict:
         out = {}
         for name, windows in splits.items():
-            m = evaluate_reader(runner, builder, windows, torch.device("cpu"), sweep, rd["endsPerStart"])
+            m = evaluate_reader(runner, builder, windows, torch.device("cpu"), sweep, rd["endsPerStart"],
+                                int(rd.get("relationsPerPair", 0)))
             out[name] = {"f1AtThreshold": round(m["thresholdCurve"].get(str(threshold), m["re"]["f1"]), 4),
                          "bestF1": round(m["re"]["f1"], 4)}
         return out

@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> None:
         rd = manifest["reader"]
         result = quantization_check(model, bundle / rd.get("dir", "reader") / "model.onnx", builder, splits,
                                     torch.device("cpu"), ReaderTrainConfig().threshold_sweep, rd["endsPerStart"],
-                                    rd["relationThreshold"])
+                                    rd["relationThreshold"], int(rd.get("relationsPerPair", 0)))
         training["quantizationCheck"] = {k: {m: v[m] for m in ("fp32", "int8", "delta")} for k, v in result.items()}
         print(json.dumps({"quantizationCheck": training["quantizationCheck"]}), flush=True)
     (bundle / "relik.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

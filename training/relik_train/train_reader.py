@@ -47,6 +47,9 @@ class ReaderTrainConfig:
     # relation set hold none of a window's relations; a sample without them teaches the reader to answer "none of
     # these" instead of the closest relation present. 1.0 = always (the sample is then gold + random others).
     relation_sample_gold: float = 1.0
+    # Relations kept per ordered mention pair in evaluation (and so in the threshold sweep), best first; 0 = all.
+    # The bundle's reader.relationsPerPair: the runtime applies the same cap.
+    relations_per_pair: int = 0
 
 
 @dataclass
@@ -250,7 +253,8 @@ def train_reader(model: ReaderModel, builder: ReaderInputBuilder, train: Sequenc
                 if joint is not None and last and step != refreshed_at:
                     hard = joint.refresh()  # the final candidates: those of the exported retriever
                     refreshed_at = step
-                dev_metrics = evaluate_reader(model, builder, dev, device, cfg.threshold_sweep)
+                dev_metrics = evaluate_reader(model, builder, dev, device, cfg.threshold_sweep,
+                                              relations_per_pair=cfg.relations_per_pair)
                 log({"component": "reader", "step": step, "dev": dev_metrics})
                 model.train()
             if checkpoint is not None and (step % cfg.checkpoint_every == 0 or last):
@@ -286,10 +290,26 @@ def _prf(tp: int, n_pred: int, n_gold: int) -> dict[str, float]:
     return {"p": p, "r": r, "f1": 2 * p * r / (p + r) if p + r else 0.0}
 
 
+def cap_relations_per_pair(triplets: Sequence, per_pair: int) -> list:
+    """The `per_pair` most probable triplets of each ordered (subject, object) pair (ties: relation id order), in
+    input order; all when `per_pair` is 0. As src/pipeline/merge.ts capRelationsPerPair; it commutes with any
+    threshold, so the sweep may cap first."""
+    if per_pair == 0:
+        return list(triplets)
+    by_pair: dict[tuple[int, int], list] = {}
+    for t in triplets:
+        by_pair.setdefault((t.subject, t.object), []).append(t)
+    kept = {id(t) for group in by_pair.values()
+            for t in sorted(group, key=lambda t: (-t.score, t.relation_id))[:per_pair]}
+    return [t for t in triplets if id(t) in kept]
+
+
 def evaluate_reader(model: ReaderModel, builder: ReaderInputBuilder, examples: Sequence[ReaderExample],
-                    device: torch.device, sweep: Sequence[float], ends_per_start: str = "one") -> dict:
+                    device: torch.device, sweep: Sequence[float], ends_per_start: str = "one",
+                    relations_per_pair: int = 0) -> dict:
     """Span F1; EL F1 (span + entity id, NME gold excluded); RE boundaries triplet F1 with threshold sweep; for cIE
-    also RE strict (both entity ids right too) at the chosen threshold."""
+    also RE strict (both entity ids right too) at the chosen threshold. `relations_per_pair` > 0 keeps that many
+    relations per ordered mention pair of a window, best first (the runtime's reader.relationsPerPair)."""
     hp = HeadParams(dict(model.layout), model.relation_weight.detach().double().cpu().numpy(),
                     float(model.relation_bias.detach().cpu()), model.end_weight.detach().double().cpu().numpy(),
                     float(model.end_bias.detach().cpu()), ends_per_start, 0.0)
@@ -317,7 +337,7 @@ def evaluate_reader(model: ReaderModel, builder: ReaderInputBuilder, examples: S
             gold_t = {(ex.spans[i][:2], r, ex.spans[j][:2]) for i, r, j in ex.triplets}
             gold_strict = {(ex.spans[i], r, ex.spans[j]) for i, r, j in ex.triplets}
             trip_gold += len(gold_t)
-            for t in trips:
+            for t in cap_relations_per_pair(trips, relations_per_pair):
                 sub, obj = spans[t.subject], spans[t.object]
                 key = ((sub.start, sub.end), t.relation_id, (obj.start, obj.end))
                 strict = ((sub.start, sub.end, sub.id), t.relation_id, (obj.start, obj.end, obj.id))

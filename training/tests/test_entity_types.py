@@ -136,6 +136,7 @@ def test_a_fixed_relation_threshold_replaces_the_dev_sweep(tmp_path):
     run_build(tmp_path, cfg)
     manifest = json.loads((tmp_path / "bundle" / "relik.json").read_text(encoding="utf-8"))
     assert manifest["reader"]["relationThreshold"] == 0.35
+    assert "relationsPerPair" not in manifest["reader"]  # 0, the default: not written
     log = [json.loads(line) for line in (tmp_path / "bundle.work" / "log.jsonl").read_text().splitlines()]
     assert any(r.get("event") == "relation threshold" and r["fixed"] == 0.35 for r in log)
     data = next(r for r in log if r.get("event") == "data")
@@ -174,3 +175,18 @@ def test_relation_sample_gold_needs_a_relation_sample():
     assert build.relation_sample_gold({"reader": {"relationSample": 24, "relationSampleGold": 0.5}}) == 0.5
     with pytest.raises(ConfigError, match="reader.relationSampleGold.*needs reader.relationSample"):
         build.relation_sample_gold({"reader": {"relationSampleGold": 0.5}})
+
+
+def test_relations_per_pair_goes_into_the_bundle_and_the_sweep(tmp_path):
+    """reader.relationsPerPair: written to relik.json for the runtime (absent when 0, its default there)."""
+    base_and_splits(tmp_path, 2)
+    run_build(tmp_path, config(tmp_path, relationsPerPair=1))
+    manifest = json.loads((tmp_path / "bundle" / "relik.json").read_text(encoding="utf-8"))
+    assert manifest["reader"]["relationsPerPair"] == 1
+    assert set(manifest["training"]["quantizationCheck"]) == {"dev", "test"}
+
+
+@pytest.mark.parametrize("value", [-1, 1.5, "1", True])
+def test_relations_per_pair_must_be_a_non_negative_integer(value):
+    with pytest.raises(ConfigError, match=r"reader.relationsPerPair.*integer >= 0"):
+        build.relations_per_pair({"reader": {"relationsPerPair": value}})

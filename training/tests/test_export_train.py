@@ -142,6 +142,17 @@ def test_sample_relations_keeps_gold_and_order():
     assert [c.id for c in without] == [c.id for c in rels if c in without]
 
 
+def test_cap_relations_per_pair_keeps_the_best_of_each_ordered_pair():
+    from relik_train.decode import DecodedTriplet
+    from relik_train.train_reader import cap_relations_per_pair
+
+    ts = [DecodedTriplet(0, "b", "b", 1, 0.5), DecodedTriplet(0, "a", "a", 1, 0.5), DecodedTriplet(0, "c", "c", 1, 0.9),
+          DecodedTriplet(1, "a", "a", 0, 0.2)]
+    assert [t.relation_id for t in cap_relations_per_pair(ts, 1)] == ["c", "a"]  # input order; (1, 0) is its own pair
+    assert [t.relation_id for t in cap_relations_per_pair(ts, 2)] == ["a", "c", "a"]  # ties: relation id order
+    assert cap_relations_per_pair(ts, 0) == ts
+
+
 @pytest.mark.parametrize("with_gold", [1.0, 0.5])
 def test_relation_sample_gold_sets_the_share_of_windows_that_read_their_relations(with_gold):
     """reader.relationSampleGold: the other windows read only relations they do not hold (no positive triplet),
