@@ -253,9 +253,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     if span_candidates not in SPAN_CANDIDATES:
         raise ConfigError("spanCandidates", f"must be one of {SPAN_CANDIDATES}, got {span_candidates!r}")
     typed = span_candidates == "types"
-    fixed_threshold = relation_threshold(cfg)  # checked before any data or model is loaded
-    relation_sample_gold(cfg)
-    relations_per_pair(cfg)
+    # checked before any data or model is loaded
+    fixed_threshold, sample_gold, per_pair = relation_threshold(cfg), relation_sample_gold(cfg), relations_per_pair(cfg)
     if typed and task != "cie":
         raise ConfigError("spanCandidates", f"'types' needs task 'cie' (the entity head picks the type), got {task!r}")
     if typed and ("kb" in cfg or "retriever" in cfg or "aliases" in cfg):
@@ -374,8 +373,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                              max_minutes=args.max_minutes if args.max_minutes is not None else rc.get("maxMinutes"),
                              lr_schedule=str(rc.get("lrSchedule", "steps")),
                              relation_sample=rc.get("relationSample"),
-                             relation_sample_gold=relation_sample_gold(cfg),
-                             relations_per_pair=relations_per_pair(cfg))
+                             relation_sample_gold=sample_gold, relations_per_pair=per_pair)
     metrics["reader"] = train_reader(model, builder, train, tcfg, device, seed, log, work / "reader.pt", dev, amp,
                                      joint)
     if args.train_only:

@@ -177,7 +177,7 @@ def test_relation_sample_gold_needs_a_relation_sample():
         build.relation_sample_gold({"reader": {"relationSampleGold": 0.5}})
 
 
-def test_relations_per_pair_goes_into_the_bundle_and_the_sweep(tmp_path):
+def test_relations_per_pair_goes_into_the_bundle(tmp_path):
     """reader.relationsPerPair: written to relik.json for the runtime (absent when 0, its default there)."""
     base_and_splits(tmp_path, 2)
     run_build(tmp_path, config(tmp_path, relationsPerPair=1))
