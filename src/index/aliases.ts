@@ -11,6 +11,8 @@ export interface Alias {
 export interface AliasEntry {
   readonly row: number;
   readonly prior: number;
+  /** The name is the row's full title or an alias seen in data (not one derived from its title). */
+  readonly exact?: boolean;
 }
 
 /** Longest alias, in words, looked up in text: longer names are rare and slow every window's scan. */
@@ -21,6 +23,15 @@ const MAX_ROWS_PER_ALIAS = 16;
 const TITLE_PRIOR = 0.5;
 const SHORT_TITLE_PRIOR = 0.25;
 const LAST_NAME_PRIOR = 0.1;
+/** "Buffalo" for "Buffalo Sabres": the longest leading words of a title that are another entry's (qualifier-less) title. */
+const LEADING_WORDS_PRIOR = 0.05;
+/**
+ * Title-derived priors are scaled, within each name, by ((popularity + 1) / (the name's most popular + 1))^exponent:
+ * "Buffalo" keeps the city first, then the NHL team (3,132 in-links) above "Buffalo (band)" (37). Chosen on AIDA
+ * testa (EL F1 77.53 / 77.49 / 78.00 / 78.08 / 78.16 at 0.25 / 0.5 / 1 / 1.5 / 2; 77.57 before): 1, plain
+ * proportion, as the curve flattens past it.
+ */
+const POPULARITY_EXPONENT = 1;
 /**
  * Prior of a name a document gives an entry (see {@link AliasTable.documentNames}): above any title, like a name
  * seen 5 times in training (chosen on AIDA testa among 5, 20 and 100: 72.25, 72.20, 72.10 EL F1).
@@ -51,6 +62,30 @@ function lastNameOf(title: string): string | null {
   if (words.length < 2 || words.length > 4 || !words.every((w) => /^\p{Lu}/u.test(w))) return null;
   const last = words[words.length - 1] as string;
   return /^\p{Lu}\p{Ll}{2,}$/u.test(last) ? last : null;
+}
+
+/**
+ * The longest leading words (fewer than all, the first capitalised) of a title's words that are themselves some
+ * entry's title or qualifier-less title: "Buffalo Sabres" -> "Buffalo" (from "Buffalo, Illinois" and others: the KB
+ * has no "Buffalo"), "West Indies cricket team" -> "West Indies"; null if none.
+ */
+function leadingTitleWords(words: readonly string[], titleKeys: ReadonlySet<string>): string[] | null {
+  if (words.length < 2 || !/^\p{Lu}/u.test(words[0] as string)) return null;
+  for (let length = words.length - 1; length >= 1; length--) {
+    const lead = words.slice(0, length);
+    if (titleKeys.has(aliasKey(lead))) return lead;
+  }
+  return null;
+}
+
+/**
+ * Each passage's popularity, those without one at the median of those with one (neither favoured nor held back:
+ * a KB whose counts cover only part of it does not rank the rest last); all 1 when no passage has one.
+ */
+function popularityOf(passages: readonly Passage[]): number[] {
+  const known = passages.flatMap((p) => (p.popularity === undefined ? [] : [p.popularity])).sort((a, b) => a - b);
+  const median = known.length === 0 ? 1 : (known[Math.floor((known.length - 1) / 2)] as number);
+  return passages.map((p) => p.popularity ?? median);
 }
 
 /** Text words starting with a capital letter or a digit: where names begin in cased languages. */
@@ -93,8 +128,8 @@ export class AliasTable {
       if (!NAME_START.test(word)) return;
       for (let length = Math.min(this.maxWords, words.length - start); length >= 2; length--) {
         const phrase = words.slice(start, start + length);
-        const best = this.entries.get(aliasKey(phrase))?.[0];
-        if (best === undefined || best.prior < TITLE_PRIOR) continue;
+        const best = this.entries.get(aliasKey(phrase))?.find((e) => e.exact === true);
+        if (best === undefined) continue;
         const last = lastNameOf(phrase.join(' '));
         if (last === null) continue;
         const key = aliasKey([last]);
@@ -108,28 +143,44 @@ export class AliasTable {
   }
 
   static fromPassages(passages: readonly Passage[]): AliasTable {
-    const byKey = new Map<string, Map<number, number>>();
+    const popularity = popularityOf(passages);
+    const titleKeys = new Set(passages.flatMap((p) => [p.title, ...shortTitles(p.title)].map((t) => aliasKey(splitWords(t).map((w) => w.text)))));
+    /** Per name: each row's title-derived prior and its data-alias count, kept apart until popularity scales the first. */
+    const byKey = new Map<string, Map<number, { derived: number; seen: number; exact: boolean }>>();
     let maxWords = 1;
-    const add = (name: string, row: number, prior: number): void => {
-      const words = splitWords(name).map((w) => w.text);
+    const add = (words: readonly string[], row: number, prior: number, kind: 'title' | 'derived' | 'alias'): void => {
       if (words.length === 0 || words.length > MAX_ALIAS_WORDS) return;
       maxWords = Math.max(maxWords, words.length);
       const key = aliasKey(words);
       let rows = byKey.get(key);
       if (rows === undefined) byKey.set(key, (rows = new Map()));
-      rows.set(row, Math.max(rows.get(row) ?? 0, prior));
+      const entry = rows.get(row) ?? { derived: 0, seen: 0, exact: false };
+      if (kind === 'alias') entry.seen = Math.max(entry.seen, prior);
+      else entry.derived = Math.max(entry.derived, prior);
+      entry.exact ||= kind !== 'derived';
+      rows.set(row, entry);
     };
+    const wordsOf = (name: string): string[] => splitWords(name).map((w) => w.text);
     passages.forEach((passage, row) => {
-      add(passage.title, row, TITLE_PRIOR);
-      for (const short of shortTitles(passage.title)) add(short, row, SHORT_TITLE_PRIOR);
+      add(wordsOf(passage.title), row, TITLE_PRIOR, 'title');
+      const shorts = shortTitles(passage.title);
+      for (const short of shorts) add(wordsOf(short), row, SHORT_TITLE_PRIOR, 'derived');
       const last = lastNameOf(passage.title);
-      if (last !== null) add(last, row, LAST_NAME_PRIOR);
-      for (const alias of passage.aliases ?? []) add(alias.text, row, alias.count);
+      if (last !== null) add([last], row, LAST_NAME_PRIOR, 'derived');
+      const leading = leadingTitleWords(wordsOf(shorts[0] ?? passage.title), titleKeys);
+      if (leading !== null) add(leading, row, LEADING_WORDS_PRIOR, 'derived');
+      for (const alias of passage.aliases ?? []) add(wordsOf(alias.text), row, alias.count, 'alias');
     });
     const entries = new Map<string, AliasEntry[]>();
     for (const [key, rows] of byKey) {
-      const sorted = [...rows].map(([row, prior]) => ({ row, prior })).sort((a, b) => b.prior - a.prior || a.row - b.row);
-      entries.set(key, sorted.slice(0, MAX_ROWS_PER_ALIAS));
+      let top = 0;
+      for (const [row, e] of rows) if (e.derived > 0) top = Math.max(top, popularity[row] as number);
+      const scored = [...rows].map(([row, e]): AliasEntry => {
+        const scale = e.derived > 0 ? (((popularity[row] as number) + 1) / (top + 1)) ** POPULARITY_EXPONENT : 0;
+        return { row, prior: Math.max(e.seen, e.derived * scale), exact: e.exact };
+      });
+      scored.sort((a, b) => b.prior - a.prior || a.row - b.row);
+      entries.set(key, scored.slice(0, MAX_ROWS_PER_ALIAS));
     }
     return new AliasTable(entries, maxWords);
   }

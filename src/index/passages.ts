@@ -12,6 +12,11 @@ export interface Passage {
   readonly text: string;
   /** Other names of the entry in text, with how often each was seen (for name-lookup candidates). */
   readonly aliases?: readonly Alias[];
+  /**
+   * How well known the entry is (e.g. its Wikipedia in-link count): ranks the entries that share a name derived
+   * from titles (src/index/aliases.ts). Absent: the index's median.
+   */
+  readonly popularity?: number;
 }
 
 /** Reads passages.jsonl; every line must be {id, title, text} with a unique non-empty string id. */
@@ -49,7 +54,7 @@ function parseAliases(value: unknown, where: string): Alias[] {
   });
 }
 
-/** Parses one passage line: `{id, title, text?, description?, aliases?}`. `seen` maps ids to their first line. */
+/** Parses one passage line: `{id, title, text?, description?, aliases?, popularity?}`. `seen` maps ids to their first line. */
 export function parsePassage(line: string, where: string, seen: Map<string, number>, lineNumber: number): Passage {
   let record: unknown;
   try {
@@ -58,16 +63,25 @@ export function parsePassage(line: string, where: string, seen: Map<string, numb
     throw new IndexError(`invalid JSON: ${(error as Error).message}`, where);
   }
   if (typeof record !== 'object' || record === null || Array.isArray(record)) throw new IndexError('each line must be a JSON object', where);
-  const { id, title, text, description, aliases } = record as Record<string, unknown>;
+  const { id, title, text, description, aliases, popularity } = record as Record<string, unknown>;
   const idString = typeof id === 'number' && Number.isFinite(id) ? String(id) : id;
   if (typeof idString !== 'string' || idString.length === 0) throw new IndexError('"id" must be a non-empty string or a number', where);
   if (typeof title !== 'string' || title.trim() === '') throw new IndexError('"title" must be a non-empty string', where);
   if (description !== undefined && typeof description !== 'string') throw new IndexError('"description" must be a string when present', where);
   if (text !== undefined && typeof text !== 'string') throw new IndexError('"text" must be a string when present', where);
+  if (popularity !== undefined && popularity !== null && (typeof popularity !== 'number' || !Number.isFinite(popularity) || popularity < 0)) {
+    throw new IndexError(`"popularity" must be a number >= 0 when present, got ${JSON.stringify(popularity)}`, where);
+  }
   const first = seen.get(idString);
   if (first !== undefined) throw new IndexError(`duplicate id ${JSON.stringify(idString)} (first on line ${first})`, where);
   const parsedAliases = aliases === undefined || aliases === null ? undefined : parseAliases(aliases, where);
   seen.set(idString, lineNumber);
-  const passage = { id: idString, title, text: (text as string | undefined) ?? (description ? `${title} <def> ${description}` : title) };
-  return parsedAliases === undefined || parsedAliases.length === 0 ? passage : { ...passage, aliases: parsedAliases };
+  const passage: Passage = {
+    id: idString,
+    title,
+    text: (text as string | undefined) ?? (description ? `${title} <def> ${description}` : title),
+    ...(parsedAliases === undefined || parsedAliases.length === 0 ? {} : { aliases: parsedAliases }),
+    ...(typeof popularity === 'number' ? { popularity } : {}),
+  };
+  return passage;
 }

@@ -73,6 +73,64 @@ describe('passage aliases', () => {
   });
 });
 
+describe('popularity and leading title words', () => {
+  // Same passages as training/tests/test_aliases.py: same order. Popularity median of the five known: 4,000.
+  const kb: Passage[] = [
+    { id: 'Buffalo', title: 'Buffalo', text: 'Buffalo' },
+    { id: 'Buffalo, New York', title: 'Buffalo, New York', text: 'x', popularity: 20000 },
+    { id: 'Buffalo (band)', title: 'Buffalo (band)', text: 'x', popularity: 37 },
+    { id: 'Buffalo Sabres', title: 'Buffalo Sabres', text: 'x', popularity: 3132 },
+    { id: 'Japan', title: 'Japan', text: 'x', popularity: 90000 },
+    { id: 'Japan national football team', title: 'Japan national football team', text: 'x', popularity: 4000 },
+  ];
+  const names = AliasTable.fromPassages(kb);
+  const named = (text: string): string[] => names.rowsNamedIn(words(text), 10).map((r) => kb[r]!.id);
+
+  it('ranks the entries a title-derived name shares by popularity, an entry without one at the median', () => {
+    // Buffalo, New York 0.25; Buffalo 0.5 * 4001 / 20001; the team 0.05 * 3133 / 20001; the band 0.25 * 38 / 20001
+    expect(named('Buffalo')).toEqual(['Buffalo, New York', 'Buffalo', 'Buffalo Sabres', 'Buffalo (band)']);
+    const priors = names.priorsOf(words('Buffalo'))!;
+    expect(priors.get(1)! / priors.get(0)!).toBeCloseTo(0.25 / ((0.5 * 4001) / 20001), 6);
+    expect(priors.get(3)! / priors.get(2)!).toBeCloseTo((0.05 * 3133) / (0.25 * 38), 6);
+  });
+
+  it('names an entry by the longest leading words of its title that are another title', () => {
+    expect(named('Japan')).toEqual(['Japan', 'Japan national football team']);
+    expect(named('Sabres')).toEqual(['Buffalo Sabres']); // the last name: one entry, unscaled
+    // leading words that are only another entry's qualifier-less title count too
+    const noCity = AliasTable.fromPassages([
+      { id: 'Buffalo, Illinois', title: 'Buffalo, Illinois', text: 'x' },
+      { id: 'Buffalo Sabres', title: 'Buffalo Sabres', text: 'x' },
+      { id: 'Anaheim Ducks', title: 'Anaheim Ducks', text: 'x' },
+    ]);
+    expect(noCity.rowsNamedIn(words('Buffalo'), 5)).toEqual([0, 1]);
+    expect(noCity.rowsNamedIn(words('Anaheim'), 5)).toEqual([]);
+  });
+
+  it('without any popularity, priors are as before (the exponent has nothing to scale)', () => {
+    const plain = AliasTable.fromPassages(kb.map(({ popularity: _drop, ...rest }) => rest));
+    const priors = plain.priorsOf(words('Buffalo'))!;
+    expect(priors.get(0)! / priors.get(1)!).toBeCloseTo(2, 6);
+    expect(priors.get(1)! / priors.get(3)!).toBeCloseTo(5, 6);
+  });
+});
+
+describe('passage popularity', () => {
+  const parse = (line: string): Passage => parsePassage(line, 'kb.jsonl:7', new Map(), 7);
+
+  it('reads a number >= 0, absent when missing or null', () => {
+    expect(parse('{"id": "a", "title": "A", "popularity": 3132}').popularity).toBe(3132);
+    expect(parse('{"id": "a", "title": "A", "popularity": null}').popularity).toBeUndefined();
+    expect(parse('{"id": "a", "title": "A"}')).toEqual({ id: 'a', title: 'A', text: 'A' });
+  });
+
+  it('rejects anything else with the line and the allowed values', () => {
+    for (const bad of ['-1', '"12"', 'true', '[1]']) {
+      expect(() => parse(`{"id": "a", "title": "A", "popularity": ${bad}}`)).toThrow(/"popularity" must be a number >= 0 when present.*kb\.jsonl:7/s);
+    }
+  });
+});
+
 describe('document names', () => {
   const kb: Passage[] = [
     { id: 'Washington, D.C.', title: 'Washington, D.C.', text: 'x', aliases: [{ text: 'Washington', count: 20 }] },

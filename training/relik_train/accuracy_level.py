@@ -13,7 +13,7 @@ import argparse
 import json
 from pathlib import Path
 
-from .export import ACCURACY_LEVELS, embed_onnx, set_accuracy_level, write_index
+from .export import ACCURACY_LEVELS, embed_onnx, read_index_passages, set_accuracy_level, write_index
 from .tokenization import SpecialIds, load_tokenizer, passage_ids
 
 
@@ -25,8 +25,7 @@ def reembed_entities(bundle: Path, manifest: dict) -> int:
     graph_dir = bundle / entities["retriever"]
     index_dir = bundle / entities["index"]
     meta = json.loads((index_dir / "index.json").read_text(encoding="utf-8"))
-    passages = [json.loads(line) for line in (index_dir / meta["passages"]).read_text(encoding="utf-8").splitlines()
-                if line.strip()]
+    passages = read_index_passages(index_dir / meta["passages"])
     tok = load_tokenizer(graph_dir)
     seqs = [passage_ids(tok, p["text"], int(meta["maxPassageTokens"])) for p in passages]
     emb = embed_onnx(graph_dir / "model.onnx", seqs, SpecialIds(tok).pad, 64)

@@ -4,8 +4,9 @@ The TypeScript runtime (src/index/aliases.ts) adds KB entries that a window's wo
 candidates and weighs each link by p(entity | mention text); titles give names by themselves, the aliases written
 here add the names seen in training data ("Clinton" -> Bill Clinton, 12 times). Only train splits are read.
 
-`python -m relik_train.aliases --bundle B --config C [--data-root D]` writes them into an existing bundle (the
-step that gave the shipped default bundle its aliases); `build` does the same when the config has `aliases`.
+`python -m relik_train.aliases --bundle B --config C [--data-root D]` writes them into an existing bundle, with each
+entry's popularity (the KB's `in_count`, Wikipedia in-links) where the KB has one (the step that gave the shipped
+default bundle its aliases and popularity); `build` does the same when the config has `aliases`.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Iterable, Sequence
 
 from .data import AlignReport, Doc, read_kb
 from .errors import ConfigError
+from .export import passage_row, read_index_passages
 
 
 def alias_counts(docs: Iterable[Doc], title_to_id: dict[str, str]) -> dict[str, Counter]:
@@ -50,7 +52,8 @@ def with_aliases(passages: Sequence[dict], counts: dict[str, Counter]) -> list[d
 # word rule (src/text/words.ts); training windows are already in words.
 MAX_ALIAS_WORDS = 8
 MAX_ROWS_PER_ALIAS = 16
-TITLE_PRIOR, SHORT_TITLE_PRIOR, LAST_NAME_PRIOR = 0.5, 0.25, 0.1
+TITLE_PRIOR, SHORT_TITLE_PRIOR, LAST_NAME_PRIOR, LEADING_WORDS_PRIOR = 0.5, 0.25, 0.1, 0.05
+POPULARITY_EXPONENT = 1.0
 _WORDS = re.compile(r"(?:[^\W\d_]\.){2,}|\d+(?:[.,]\d+)+|\w+(?:['’]\w+)*|\S", re.UNICODE)
 
 
@@ -73,32 +76,60 @@ def _last_name(title: str) -> str | None:
     return last if len(last) >= 3 and last[0].isupper() and last[1:].isalpha() and last[1:].islower() else None
 
 
+def _leading_title_words(words: Sequence[str], title_keys: set[str]) -> list[str] | None:
+    """The longest leading words (fewer than all, the first capitalised) that are some entry's (qualifier-less) title."""
+    if len(words) < 2 or not words[0][:1].isupper():
+        return None
+    for length in range(len(words) - 1, 0, -1):
+        if alias_key(words[:length]) in title_keys:
+            return list(words[:length])
+    return None
+
+
+def popularity_of(passages: Sequence[dict]) -> list[float]:
+    """Each passage's popularity; those without one at the median of those with one (all 1 when none has one)."""
+    known = sorted(p["popularity"] for p in passages if p.get("popularity") is not None)
+    median = known[(len(known) - 1) // 2] if known else 1
+    return [p["popularity"] if p.get("popularity") is not None else median for p in passages]
+
+
 class NameTable:
-    """KB rows by name (titles, titles without qualifier, last names, aliases) with their priors."""
+    """KB rows by name (titles, titles without qualifier, last names, leading title words, aliases) with their
+    priors; title-derived priors scaled within each name by (popularity + 1) / (the name's most popular + 1)."""
 
     def __init__(self, passages: Sequence[dict]) -> None:
-        by_key: dict[str, dict[int, float]] = defaultdict(dict)
+        popularity = popularity_of(passages)
+        title_keys = {alias_key(_WORDS.findall(t)) for p in passages for t in [p["title"], *_short_titles(p["title"])]}
+        # per name: row -> [title-derived prior, data-alias count]
+        by_key: dict[str, dict[int, list[float]]] = defaultdict(dict)
         self.max_words = 1
 
-        def add(name: str, row: int, prior: float) -> None:
-            words = _WORDS.findall(name)
+        def add(words: Sequence[str], row: int, prior: float, alias: bool = False) -> None:
             if not words or len(words) > MAX_ALIAS_WORDS:
                 return
             self.max_words = max(self.max_words, len(words))
-            rows = by_key[alias_key(words)]
-            rows[row] = max(rows.get(row, 0.0), prior)
+            entry = by_key[alias_key(words)].setdefault(row, [0.0, 0.0])
+            entry[1 if alias else 0] = max(entry[1 if alias else 0], prior)
 
         for row, p in enumerate(passages):
-            add(p["title"], row, TITLE_PRIOR)
-            for short in _short_titles(p["title"]):
-                add(short, row, SHORT_TITLE_PRIOR)
+            add(_WORDS.findall(p["title"]), row, TITLE_PRIOR)
+            shorts = _short_titles(p["title"])
+            for short in shorts:
+                add(_WORDS.findall(short), row, SHORT_TITLE_PRIOR)
             last = _last_name(p["title"])
             if last is not None:
-                add(last, row, LAST_NAME_PRIOR)
+                add([last], row, LAST_NAME_PRIOR)
+            leading = _leading_title_words(_WORDS.findall(shorts[0] if shorts else p["title"]), title_keys)
+            if leading is not None:
+                add(leading, row, LEADING_WORDS_PRIOR)
             for alias in p.get("aliases") or []:
-                add(alias["text"], row, float(alias["count"]))
-        self.entries = {k: sorted(v.items(), key=lambda rp: (-rp[1], rp[0]))[:MAX_ROWS_PER_ALIAS]
-                        for k, v in by_key.items()}
+                add(_WORDS.findall(alias["text"]), row, float(alias["count"]), alias=True)
+        self.entries = {}
+        for key, rows in by_key.items():
+            top = max((popularity[r] for r, (derived, _) in rows.items() if derived > 0), default=0)
+            scored = [(r, max(seen, derived * ((popularity[r] + 1) / (top + 1)) ** POPULARITY_EXPONENT
+                              if derived > 0 else seen)) for r, (derived, seen) in rows.items()]
+            self.entries[key] = sorted(scored, key=lambda rp: (-rp[1], rp[0]))[:MAX_ROWS_PER_ALIAS]
 
     def rows_named_in(self, words: Sequence[str], limit: int) -> list[int]:
         """Up to `limit` rows named in `words`: each name's best row (strongest prior, longer name, earlier first),
@@ -164,8 +195,10 @@ def alias_settings(cfg: dict) -> dict | None:
     return {"fromTrain": from_train, "topK": top_k, "priorWeight": float(weight)}
 
 
-def add_to_bundle(bundle: Path, counts: dict[str, Counter], settings: dict) -> dict:
-    """Rewrites the bundle's entity passages with aliases and sets entities.aliasTopK / aliasPriorWeight."""
+def add_to_bundle(bundle: Path, counts: dict[str, Counter], settings: dict,
+                  popularity: dict[str, int] | None = None) -> dict:
+    """Rewrites the bundle's entity passages with aliases (and, given title -> popularity, popularity) and sets
+    entities.aliasTopK / aliasPriorWeight."""
     manifest_path = bundle / "relik.json"
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     entities = manifest.get("entities")
@@ -174,16 +207,19 @@ def add_to_bundle(bundle: Path, counts: dict[str, Counter], settings: dict) -> d
     index = bundle / entities["index"]
     meta = json.loads((index / "index.json").read_text(encoding="utf-8"))
     passages_path = index / meta.get("passages", "passages.jsonl")
-    passages = [json.loads(line) for line in passages_path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    passages = read_index_passages(passages_path)
     rows = with_aliases(passages, counts if settings["fromTrain"] else {})
+    if popularity is not None:
+        rows = [{**r, "popularity": popularity.get(r["title"], r.get("popularity"))} for r in rows]
     with open(passages_path, "w", encoding="utf-8") as f:
         for row in rows:
-            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+            f.write(json.dumps(passage_row(row), ensure_ascii=False) + "\n")
     entities["aliasTopK"] = settings["topK"]
     entities["aliasPriorWeight"] = settings["priorWeight"]
     manifest_path.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     named = sum(1 for r in rows if "aliases" in r)
     return {"entitiesWithAliases": named, "aliases": sum(len(r.get("aliases", [])) for r in rows),
+            "entitiesWithPopularity": sum(1 for r in rows if r.get("popularity") is not None),
             "passagesBytes": passages_path.stat().st_size}
 
 
@@ -204,11 +240,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         raise ConfigError("aliases", "the config has no aliases block")
     kb = read_kb(Path(cfg["kb"]["path"]), cfg["kb"].get("limit"), cfg["kb"].get("idField", "title"))
     title_to_id = {e["title"]: e["id"] for e in kb}
+    popularity = {e["title"]: e["popularity"] for e in kb if e.get("popularity") is not None}
     docs: list[Doc] = []
     for src in data_sources(cfg):
         if "el" in src["labels"]:
             docs.extend(load_docs(src, AlignReport(), kb)[0])
-    print(json.dumps(add_to_bundle(Path(args.bundle), alias_counts(docs, title_to_id), settings)))
+    print(json.dumps(add_to_bundle(Path(args.bundle), alias_counts(docs, title_to_id), settings, popularity)))
 
 
 if __name__ == "__main__":

@@ -301,7 +301,8 @@ def split_rebel(docs: list[Doc]) -> tuple[list[Doc], list[Doc], list[Doc]]:
 
 
 def read_kb(path: str | Path, limit: int | None = None, id_field: str = "title") -> list[dict]:
-    """kb/entities.jsonl -> passages {id, title, text, qid}.
+    """kb/entities.jsonl -> passages {id, title, text, qid, popularity} (popularity: `in_count`, Wikipedia in-links,
+    where the record has one, else None).
 
     id_field "title": id = 'wiki:' + title (titles are unique); "qid": the Wikidata QID where the entry has one
     (REBEL gold is given as QIDs), else 'wiki:' + title.
@@ -320,8 +321,9 @@ def read_kb(path: str | Path, limit: int | None = None, id_field: str = "title")
         # a QID shared by two titles (a redirect kept as its own entry) goes to the first one only: ids are unique
         eid = qid if id_field == "qid" and isinstance(qid, str) and qid and qid not in ids else f"wiki:{title}"
         ids.add(eid)
+        count = rec.get("in_count")
         out.append({"id": eid, "title": title, "text": f"{title} <def> {desc}" if desc else title,
-                    "qid": qid})
+                    "qid": qid, "popularity": count if isinstance(count, int) and count >= 0 else None})
         if limit is not None and len(out) >= limit:
             break
     return out

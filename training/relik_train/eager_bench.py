@@ -35,6 +35,7 @@ from .data import AlignReport, Doc, read_el, read_re, window_docs
 from .decode import HeadParams, decode_window
 from .errors import InputBuildError
 from .examples import ReaderExample
+from .export import read_index_passages
 from .reader import ReaderModel, load_encoder
 from .reader_input import Candidate, Patch, ReaderInputBuilder
 from .retriever import RetrieverModel, pad_batch, top_k
@@ -75,11 +76,6 @@ def read_dataset(name: str, root: Path, limit: int | None) -> list[Doc]:
         raise BenchError(f"dataset file {path} not found; pass --data-root (the shared data folder)")
     docs = read_re(path) if kind == "re" else read_el(path, AlignReport())
     return docs[:limit] if limit else docs
-
-
-def read_passages(path: Path) -> list[dict]:
-    with open(path, encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
 
 
 @dataclass
@@ -153,7 +149,7 @@ def load_pipeline(bundle: Path, base_model: str, checkpoint: Path | None,
     if task != "el" and m.get("relations"):
         if m["relations"].get("retriever") is not None:
             raise BenchError("retrieved relations are not supported by the eager benchmark (closed sets only)")
-        rows = read_passages(bundle / m["relations"]["index"] / "passages.jsonl")
+        rows = read_index_passages(bundle / m["relations"]["index"] / "passages.jsonl")
         relations = [Candidate(str(r["id"]), r["title"]) for r in rows][: int(m["relations"].get("topK", len(rows)))]
     entities = None
     weights = {"reader": reader_weights, "readerPrecision": "fp32 (PyTorch eager)"}
@@ -165,7 +161,7 @@ def load_pipeline(bundle: Path, base_model: str, checkpoint: Path | None,
             raise BenchError(f"{index_dir}: the eager benchmark needs float16 or float32 embeddings")
         dtype = "<f2" if meta.get("dtype", "float16") == "float16" else "<f4"
         emb = np.fromfile(index_dir / meta["embeddings"], dtype=dtype).reshape(meta["count"], meta["dim"])
-        rows = read_passages(index_dir / meta.get("passages", "passages.jsonl"))
+        rows = read_index_passages(index_dir / meta.get("passages", "passages.jsonl"))
         retr_tok = load_tokenizer(bundle / ent["retriever"])
         layer_norm = bool(m.get("training", {}).get("config", {}).get("retriever", {}).get("layerNorm", True))
         retriever = RetrieverModel(load_encoder(base, retr_tok.get_vocab_size()), layer_norm=layer_norm)

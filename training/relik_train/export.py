@@ -181,6 +181,26 @@ def verify(model: nn.Module, path: Path, ids: torch.Tensor, mask: torch.Tensor, 
     return diffs
 
 
+def passage_row(p: dict) -> dict:
+    """One passages.jsonl line (docs/BUNDLE.md): id, title, text unless it is the title (1.2 MB less on the 38k
+    title-only entries of the AIDA KB), aliases and popularity where present."""
+    row = {"id": p["id"], "title": p["title"]}
+    if p["text"] != p["title"]:
+        row["text"] = p["text"]
+    if p.get("aliases"):
+        row["aliases"] = p["aliases"]
+    if p.get("popularity") is not None:
+        row["popularity"] = p["popularity"]
+    return row
+
+
+def read_index_passages(path: Path) -> list[dict]:
+    """An index's passages.jsonl as write_index wrote it, `text` filled in (the title) where it was left out."""
+    with open(path, encoding="utf-8") as f:
+        rows = [json.loads(line) for line in f if line.strip()]
+    return [{**r, "text": r.get("text", r["title"])} for r in rows]
+
+
 def write_index(directory: Path, passages: Sequence[dict], embeddings: np.ndarray | None, dtype: str,
                 max_passage_tokens: int) -> dict:
     """index.json + embeddings.bin (+ scales.bin for int8) + passages.jsonl; ids must be unique."""
@@ -193,10 +213,7 @@ def write_index(directory: Path, passages: Sequence[dict], embeddings: np.ndarra
     directory.mkdir(parents=True, exist_ok=True)
     with open(directory / "passages.jsonl", "w", encoding="utf-8") as f:
         for p in passages:
-            row = {"id": p["id"], "title": p["title"], "text": p["text"]}
-            if p.get("aliases"):
-                row["aliases"] = p["aliases"]
-            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+            f.write(json.dumps(passage_row(p), ensure_ascii=False) + "\n")
     meta: dict = {"count": len(passages), "dim": 0, "dtype": dtype, "passages": "passages.jsonl",
                   "maxPassageTokens": max_passage_tokens}
     if embeddings is not None:

@@ -20,7 +20,7 @@ import torch
 
 from .data import read_casrel, read_re, window_docs
 from .examples import ReaderExample
-from .export import QUANT_SCHEMES, export_component
+from .export import QUANT_SCHEMES, export_component, read_index_passages
 from .quant_check import quantization_check
 from .reader import ReaderModel, load_encoder
 from .reader_input import Candidate, ReaderInputBuilder
@@ -51,8 +51,7 @@ def relation_windows(bundle: Path, manifest: dict, file: Path) -> list[ReaderExa
     """RE windows of a data file of the bundle's training config kind (ReLiK RE jsonl, or CasRel JSON for
     `data.kind: casrel`) with the bundle's relation set as candidates (triplets outside it dropped)."""
     rel_dir = bundle / manifest["relations"]["index"]
-    relations = [json.loads(line) for line in (rel_dir / "passages.jsonl").read_text(encoding="utf-8").splitlines()
-                 if line.strip()]
+    relations = read_index_passages(rel_dir / "passages.jsonl")
     rid = {r["title"]: r["id"] for r in relations}
     kind = manifest.get("training", {}).get("config", {}).get("data", {}).get("kind")
     docs = read_casrel(file) if kind == "casrel" else read_re(file)

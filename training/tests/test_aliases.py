@@ -5,8 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from relik_train.aliases import NameTable, add_to_bundle, alias_counts, alias_settings, join_named, with_aliases
-from relik_train.data import Doc
+from relik_train.aliases import (NameTable, add_to_bundle, alias_counts, alias_settings, join_named, popularity_of,
+                                 with_aliases)
+from relik_train.data import Doc, read_kb
+from relik_train.export import read_index_passages, write_index
 from relik_train.errors import ConfigError
 
 FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "bundles" / "tiny-el"
@@ -69,6 +71,51 @@ def test_name_table_matches_the_runtime_rule():
     assert [passages[r]["id"] for r in table.rows_named_in(["Springfield"], 5)] == ["Springfield, Illinois"]
     assert [passages[r]["id"] for r in table.rows_named_in(["Scott"], 5)] == ["Scott", "Walter Scott"]
     assert table.rows_named_in(["nothing", "named"], 5) == []
+
+
+def test_name_table_ranks_title_derived_names_by_popularity_like_the_runtime():
+    """Same passages as test/unit/aliases.test.ts ("popularity and leading title words"): same rows, same order."""
+    passages = [
+        {"id": "Buffalo", "title": "Buffalo"},
+        {"id": "Buffalo, New York", "title": "Buffalo, New York", "popularity": 20000},
+        {"id": "Buffalo (band)", "title": "Buffalo (band)", "popularity": 37},
+        {"id": "Buffalo Sabres", "title": "Buffalo Sabres", "popularity": 3132},
+        {"id": "Japan", "title": "Japan", "popularity": 90000},
+        {"id": "Japan national football team", "title": "Japan national football team", "popularity": 4000},
+    ]
+    assert popularity_of(passages)[0] == 4000  # the median of the five known
+    table = NameTable(passages)
+    named = lambda text: [passages[r]["id"] for r in table.rows_named_in(text.split(" "), 10)]  # noqa: E731
+    assert named("Buffalo") == ["Buffalo, New York", "Buffalo", "Buffalo Sabres", "Buffalo (band)"]
+    assert named("Japan") == ["Japan", "Japan national football team"]
+    assert named("Sabres") == ["Buffalo Sabres"]
+    no_city = NameTable([{"title": "Buffalo, Illinois"}, {"title": "Buffalo Sabres"}, {"title": "Anaheim Ducks"}])
+    assert no_city.rows_named_in(["Buffalo"], 5) == [0, 1] and no_city.rows_named_in(["Anaheim"], 5) == []
+    priors = dict(table.entries["buffalo"])
+    assert priors[3] == pytest.approx(0.05 * (3132 + 1) / (20000 + 1))
+
+
+def test_kb_popularity_reaches_the_bundle_passages(tmp_path):
+    kb_path = tmp_path / "kb.jsonl"
+    kb_path.write_text('{"title": "Buffalo Sabres", "in_count": 3132}\n{"title": "Buffalo (band)", "in_count": null}\n',
+                       encoding="utf-8")
+    kb = read_kb(kb_path)
+    assert [e["popularity"] for e in kb] == [3132, None]
+    bundle = tmp_path / "b"
+    shutil.copytree(FIXTURE, bundle)
+    first = json.loads((bundle / "index/entities/passages.jsonl").read_text(encoding="utf-8").splitlines()[0])
+    report = add_to_bundle(bundle, {}, {"fromTrain": True, "topK": 5, "priorWeight": 1.0}, {first["title"]: 17})
+    assert report["entitiesWithPopularity"] == 1
+    after = [json.loads(x) for x in (bundle / "index/entities/passages.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert after[0]["popularity"] == 17 and all("popularity" not in p for p in after[1:])
+
+
+def test_passages_leave_out_text_that_is_the_title_and_read_it_back(tmp_path):
+    write_index(tmp_path, [{"id": "a", "title": "A", "text": "A"}, {"id": "b", "title": "B", "text": "B <def> bee"}],
+                None, "float16", 16)
+    lines = [json.loads(x) for x in (tmp_path / "passages.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert lines == [{"id": "a", "title": "A"}, {"id": "b", "title": "B", "text": "B <def> bee"}]
+    assert [p["text"] for p in read_index_passages(tmp_path / "passages.jsonl")] == ["A", "B <def> bee"]
 
 
 def test_join_named_keeps_k_in_score_order():
