@@ -110,6 +110,7 @@ describe('relik index build (CLI)', () => {
     const kb = join(dir, 'kb.jsonl');
     const entries = ['Zorblax Industries', 'Quentin Marlowe', 'Port Velmora'].map((title, i) => ({ id: `my:${i}`, title, description: 'a made-up entry' }));
     Object.assign(entries[0]!, { aliases: ['Zorblax', { text: 'ZI', count: 3 }] });
+    Object.assign(entries[1]!, { popularity: 12 });
     await writeFile(kb, entries.map((e) => JSON.stringify(e)).join('\n'));
     const out = join(dir, 'my-bundle');
     const built = await relik(['index', 'build', kb, '--bundle', bundle('tiny-el'), '--out', out]);
@@ -125,6 +126,7 @@ describe('relik index build (CLI)', () => {
     // retriever's own top-1 for this text is my:1; "ZI", seen 3 times, outranks the last name "Marlowe", 0.1).
     const passages = (await readFile(join(out, 'index', 'entities', 'passages.jsonl'), 'utf8')).split('\n');
     expect(JSON.parse(passages[0]!)).toMatchObject({ aliases: [{ text: 'Zorblax', count: 1 }, { text: 'ZI', count: 3 }] });
+    expect(JSON.parse(passages[1]!)).toMatchObject({ title: 'Quentin Marlowe', popularity: 12 });
     const named = await relik(['annotate', '--bundle', out, '--format', 'json', '--candidates', '--top-k', '1', '--alias-top-k', '1', 'Marlowe met the ZI board.']);
     expect(named.code, named.stderr).toBe(0);
     const namedResult = JSON.parse(named.stdout) as { windows: { entityCandidates: { id: string }[] }[] };
