@@ -27,9 +27,9 @@ const LAST_NAME_PRIOR = 0.1;
 const LEADING_WORDS_PRIOR = 0.05;
 /**
  * Title-derived priors are scaled, within each name, by ((popularity + 1) / (the name's most popular + 1))^exponent:
- * "Buffalo" keeps the city first, then the NHL team (3,132 in-links) above "Buffalo (band)" (37). Chosen on AIDA
- * testa (EL F1 77.53 / 77.49 / 78.00 / 78.08 / 78.16 at 0.25 / 0.5 / 1 / 1.5 / 2; 77.57 before): 1, plain
- * proportion, as the curve flattens past it.
+ * "Buffalo" names the Bills (4,724 in-links) and the Sabres (3,132) well above "Buffalo (band)" (37). Chosen on AIDA
+ * testa with leading words from titles only (EL F1 77.53 / 77.49 / 78.00 / 78.08 / 78.16 at 0.25 / 0.5 / 1 / 1.5 /
+ * 2; 77.57 before): 1, plain proportion, as the curve flattens past it.
  */
 const POPULARITY_EXPONENT = 1;
 /**

@@ -6,7 +6,7 @@ import { IndexError } from '../errors.js';
 import type { Retriever } from '../pipeline/retriever.js';
 import { HnswSearch } from './ann.js';
 import { float32ToFloat16 } from './float16.js';
-import { parsePassage, type Passage } from './passages.js';
+import { parsePassage, passageLine, type Passage } from './passages.js';
 import type { EmbeddingDType, IndexManifest } from './vector-index.js';
 
 /**
@@ -54,7 +54,7 @@ export async function buildIndex(retriever: Retriever, passages: readonly Passag
   await mkdir(dir, { recursive: true });
   const data = dtype === 'float16' ? float32ToFloat16(rows) : rows;
   await writeFile(join(dir, 'embeddings.bin'), new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-  await writeFile(join(dir, 'passages.jsonl'), passages.map((p) => JSON.stringify({ id: p.id, title: p.title, ...(p.text === p.title ? {} : { text: p.text }), ...(p.aliases === undefined ? {} : { aliases: p.aliases }), ...(p.popularity === undefined ? {} : { popularity: p.popularity }) })).join('\n') + '\n');
+  await writeFile(join(dir, 'passages.jsonl'), passages.map(passageLine).join('\n') + '\n');
   let ann: IndexManifest['ann'] = null;
   if (options.hnsw === true) {
     HnswSearch.build(rows, passages.length, dim).save(join(dir, 'hnsw.usearch'));

@@ -19,7 +19,7 @@ export interface Passage {
   readonly popularity?: number;
 }
 
-/** Reads passages.jsonl; every line must be {id, title, text} with a unique non-empty string id. */
+/** Reads passages.jsonl; every line is a passage (see {@link parsePassage}) with a unique non-empty id. */
 export async function readPassages(path: string): Promise<Passage[]> {
   const passages: Passage[] = [];
   const seen = new Map<string, number>();
@@ -84,4 +84,15 @@ export function parsePassage(line: string, where: string, seen: Map<string, numb
     ...(typeof popularity === 'number' ? { popularity } : {}),
   };
   return passage;
+}
+
+/** One passages.jsonl line for a passage: `text` left out where it is the title (which is how it reads back). */
+export function passageLine(p: Passage): string {
+  return JSON.stringify({
+    id: p.id,
+    title: p.title,
+    ...(p.text === p.title ? {} : { text: p.text }),
+    ...(p.aliases === undefined ? {} : { aliases: p.aliases }),
+    ...(p.popularity === undefined ? {} : { popularity: p.popularity }),
+  });
 }
