@@ -55,6 +55,19 @@ MAX_ROWS_PER_ALIAS = 16
 TITLE_PRIOR, SHORT_TITLE_PRIOR, LAST_NAME_PRIOR, LEADING_WORDS_PRIOR = 0.5, 0.25, 0.1, 0.05
 POPULARITY_EXPONENT = 1.0
 _WORDS = re.compile(r"(?:[^\W\d_]\.){2,}|\d+(?:[.,]\d+)+|\w+(?:['’]\w+)*|\S", re.UNICODE)
+_CLITIC = re.compile(r"(?:['’][sS]|[nN]['’][tT])$")
+
+
+def _words(text: str) -> list[str]:
+    """The runtime's word rule, approximately: _WORDS, then possessive 's and n't split off as their own words."""
+    out = []
+    for token in _WORDS.findall(text):
+        clitic = _CLITIC.search(token) if len(token) > 2 else None
+        if clitic is not None and clitic.start() > 0:
+            out += [token[:clitic.start()], token[clitic.start():]]
+        else:
+            out.append(token)
+    return out
 
 
 def alias_key(words: Sequence[str]) -> str:
@@ -99,7 +112,7 @@ class NameTable:
 
     def __init__(self, passages: Sequence[dict]) -> None:
         popularity = popularity_of(passages)
-        title_keys = {alias_key(_WORDS.findall(t)) for p in passages for t in [p["title"], *_short_titles(p["title"])]}
+        title_keys = {alias_key(_words(t)) for p in passages for t in [p["title"], *_short_titles(p["title"])]}
         # per name: row -> [title-derived prior, data-alias count]
         by_key: dict[str, dict[int, list[float]]] = defaultdict(dict)
         self.max_words = 1
@@ -112,18 +125,18 @@ class NameTable:
             entry[1 if alias else 0] = max(entry[1 if alias else 0], prior)
 
         for row, p in enumerate(passages):
-            add(_WORDS.findall(p["title"]), row, TITLE_PRIOR)
+            add(_words(p["title"]), row, TITLE_PRIOR)
             shorts = _short_titles(p["title"])
             for short in shorts:
-                add(_WORDS.findall(short), row, SHORT_TITLE_PRIOR)
+                add(_words(short), row, SHORT_TITLE_PRIOR)
             last = _last_name(p["title"])
             if last is not None:
                 add([last], row, LAST_NAME_PRIOR)
-            leading = _leading_title_words(_WORDS.findall(shorts[0] if shorts else p["title"]), title_keys)
+            leading = _leading_title_words(_words(shorts[0] if shorts else p["title"]), title_keys)
             if leading is not None:
                 add(leading, row, LEADING_WORDS_PRIOR)
             for alias in p.get("aliases") or []:
-                add(_WORDS.findall(alias["text"]), row, float(alias["count"]), alias=True)
+                add(_words(alias["text"]), row, float(alias["count"]), alias=True)
         self.entries = {}
         for key, rows in by_key.items():
             top = max((popularity[r] for r, (derived, _) in rows.items() if derived > 0), default=0)

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from relik_train.aliases import (NameTable, add_to_bundle, alias_counts, alias_settings, join_named, popularity_of,
+from relik_train.aliases import (NameTable, _words, add_to_bundle, alias_counts, alias_settings, join_named, popularity_of,
                                  with_aliases)
 from relik_train.data import Doc, read_kb
 from relik_train.export import read_index_passages, write_index
@@ -93,6 +93,12 @@ def test_name_table_ranks_title_derived_names_by_popularity_like_the_runtime():
     assert no_city.rows_named_in(["Buffalo"], 5) == [0, 1] and no_city.rows_named_in(["Anaheim"], 5) == []
     priors = dict(table.entries["buffalo"])
     assert priors[3] == pytest.approx(0.05 * (3132 + 1) / (20000 + 1))
+
+
+def test_alias_words_split_clitics_like_the_runtime():
+    """src/text/words.ts's example and clitics: possessive 's and n't are words of their own."""
+    assert _words("Obama's U.S. visit") == ["Obama", "'s", "U.S.", "visit"]
+    assert _words("Duke of Norfolk’s XI don't O'Neil") == ["Duke", "of", "Norfolk", "’s", "XI", "do", "n't", "O'Neil"]
 
 
 def test_kb_popularity_reaches_the_bundle_passages(tmp_path):
