@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from relik_train.aliases import (NameTable, _words, add_to_bundle, alias_counts, alias_settings, join_named, popularity_of,
-                                 with_aliases)
+from relik_train.aliases import (NameTable, _words, add_to_bundle, alias_counts, alias_settings, join_named,
+                                 popularity_of, with_aliases)
 from relik_train.data import Doc, read_kb
 from relik_train.export import read_index_passages, write_index
 from relik_train.errors import ConfigError
