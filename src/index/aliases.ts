@@ -144,7 +144,10 @@ export class AliasTable {
 
   static fromPassages(passages: readonly Passage[]): AliasTable {
     const popularity = popularityOf(passages);
-    const titleKeys = new Set(passages.flatMap((p) => [p.title, ...shortTitles(p.title)].map((t) => aliasKey(splitWords(t).map((w) => w.text)))));
+    const wordsOf = (name: string): string[] => splitWords(name).map((w) => w.text);
+    // Each title's words and its qualifier-less forms' words, split once: names of their own and leading-words keys.
+    const titles = passages.map((p) => ({ words: wordsOf(p.title), shorts: shortTitles(p.title).map(wordsOf) }));
+    const titleKeys = new Set(titles.flatMap((t) => [t.words, ...t.shorts].map(aliasKey)));
     /** Per name: each row's title-derived prior and its data-alias count, kept apart until popularity scales the first. */
     const byKey = new Map<string, Map<number, { derived: number; seen: number; exact: boolean }>>();
     let maxWords = 1;
@@ -160,14 +163,13 @@ export class AliasTable {
       entry.exact ||= kind !== 'derived';
       rows.set(row, entry);
     };
-    const wordsOf = (name: string): string[] => splitWords(name).map((w) => w.text);
     passages.forEach((passage, row) => {
-      add(wordsOf(passage.title), row, TITLE_PRIOR, 'title');
-      const shorts = shortTitles(passage.title);
-      for (const short of shorts) add(wordsOf(short), row, SHORT_TITLE_PRIOR, 'derived');
+      const { words, shorts } = titles[row] as { words: string[]; shorts: string[][] };
+      add(words, row, TITLE_PRIOR, 'title');
+      for (const short of shorts) add(short, row, SHORT_TITLE_PRIOR, 'derived');
       const last = lastNameOf(passage.title);
       if (last !== null) add([last], row, LAST_NAME_PRIOR, 'derived');
-      const leading = leadingTitleWords(wordsOf(shorts[0] ?? passage.title), titleKeys);
+      const leading = leadingTitleWords(shorts[0] ?? words, titleKeys);
       if (leading !== null) add(leading, row, LEADING_WORDS_PRIOR, 'derived');
       for (const alias of passage.aliases ?? []) add(wordsOf(alias.text), row, alias.count, 'alias');
     });

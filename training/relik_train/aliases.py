@@ -112,7 +112,9 @@ class NameTable:
 
     def __init__(self, passages: Sequence[dict]) -> None:
         popularity = popularity_of(passages)
-        title_keys = {alias_key(_words(t)) for p in passages for t in [p["title"], *_short_titles(p["title"])]}
+        # each title's words and its qualifier-less forms' words, split once
+        titles = [(_words(p["title"]), [_words(s) for s in _short_titles(p["title"])]) for p in passages]
+        title_keys = {alias_key(w) for words, shorts in titles for w in [words, *shorts]}
         # per name: row -> [title-derived prior, data-alias count]
         by_key: dict[str, dict[int, list[float]]] = defaultdict(dict)
         self.max_words = 1
@@ -124,15 +126,14 @@ class NameTable:
             entry = by_key[alias_key(words)].setdefault(row, [0.0, 0.0])
             entry[1 if alias else 0] = max(entry[1 if alias else 0], prior)
 
-        for row, p in enumerate(passages):
-            add(_words(p["title"]), row, TITLE_PRIOR)
-            shorts = _short_titles(p["title"])
+        for row, (p, (words, shorts)) in enumerate(zip(passages, titles)):
+            add(words, row, TITLE_PRIOR)
             for short in shorts:
-                add(_words(short), row, SHORT_TITLE_PRIOR)
+                add(short, row, SHORT_TITLE_PRIOR)
             last = _last_name(p["title"])
             if last is not None:
                 add([last], row, LAST_NAME_PRIOR)
-            leading = _leading_title_words(_words(shorts[0] if shorts else p["title"]), title_keys)
+            leading = _leading_title_words(shorts[0] if shorts else words, title_keys)
             if leading is not None:
                 add(leading, row, LEADING_WORDS_PRIOR)
             for alias in p.get("aliases") or []:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from pathlib import Path
 from typing import Sequence
 
@@ -59,9 +60,7 @@ def quantize_blocks(t: torch.Tensor, bits: int = 8) -> dict:
 
 def dequantize_blocks(entry: dict) -> torch.Tensor:
     shape = entry["shape"]
-    n = 1
-    for d in shape:
-        n *= d
+    n = math.prod(shape)
     q = entry["q"]
     if entry.get("bits", 8) == 4:
         lo = (q & 0x0F).to(torch.int16) - 8
