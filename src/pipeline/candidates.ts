@@ -4,6 +4,28 @@ import type { PassageIndex, SearchHit } from '../index/vector-index.js';
 import type { Candidate, GivenCandidate } from '../types.js';
 import type { RetrievalQuery, Retriever } from './retriever.js';
 
+/**
+ * Named rows a window considers, as a multiple of aliasTopK: when a window names more entries than it has slots (a
+ * results table of ten cities), the aliasTopK of them its query scores highest join the candidates, not the first
+ * by name prior alone ("BUFFALO" in an NHL table: Buffalo Sabres, the second "Buffalo" by popularity, over other
+ * names' firsts). 2 chosen on aida:testa and conll04:dev (docs/RESULTS.md, "Named candidates by the query").
+ */
+export const NAMED_POOL_FACTOR = 2;
+
+/**
+ * The `limit` rows with the highest scores, in their given order (ties: the earlier row). All of them when there
+ * are no more than `limit`, the first `limit` when any score is missing (an index that cannot score rows).
+ */
+export function bestScored(rows: readonly number[], scores: readonly number[], limit: number): { rows: number[]; scores: number[] } {
+  if (rows.length <= limit || scores.some((s) => Number.isNaN(s))) return { rows: rows.slice(0, limit), scores: scores.slice(0, limit) };
+  const kept = rows
+    .map((_, i) => i)
+    .sort((a, b) => (scores[b] as number) - (scores[a] as number) || a - b)
+    .slice(0, limit)
+    .sort((a, b) => a - b);
+  return { rows: kept.map((i) => rows[i] as number), scores: kept.map((i) => scores[i] as number) };
+}
+
 /** A candidate with the reader's token ids for its title (cut to maxCandidateTokens). */
 export interface ReaderCandidate extends Candidate {
   readonly tokenIds: readonly number[];
@@ -49,23 +71,25 @@ export class CandidateSource {
   /**
    * Candidates for each query: top-K by the retriever (or the first K passages when there is no retriever).
    * With `aliasTopK` > 0, up to that many entries the query's words name (see {@link AliasTable}) join them and
-   * take the place of the lowest retrieved ones: max(topK, named) candidates in all.
+   * take the place of the lowest retrieved ones: max(topK, named) candidates in all. Of up to
+   * {@link NAMED_POOL_FACTOR} × aliasTopK named entries, those the query scores highest are kept.
    */
   async candidatesFor(queries: readonly RetrievalQuery[], topK: number, aliasTopK = 0): Promise<ReaderCandidate[][]> {
     const aliases = aliasTopK > 0 ? this.aliases : null;
-    const named = queries.map((q) => aliases?.rowsNamedIn(q.words, aliasTopK, q.documentNames) ?? []);
     if (this.retriever === null || this.index.search === null) {
-      const all = this.index.passages.slice(0, topK).map((_, row) => row);
-      return named.map((rows) => this.join(rows, [], all.map((row) => ({ row, score: Number.NaN })), topK));
+      const all = this.index.passages.slice(0, topK).map((_, row) => ({ row, score: Number.NaN }));
+      return queries.map((q) => this.join(aliases?.rowsNamedIn(q.words, aliasTopK, q.documentNames) ?? [], [], all, topK));
     }
+    const pool = queries.map((q) => aliases?.rowsNamedIn(q.words, aliasTopK * NAMED_POOL_FACTOR, q.documentNames) ?? []);
     const retriever = this.retriever;
     const search = this.index.search;
     const { vectors, dim } = await retriever.embed(queries.map((q) => retriever.queryIds(q)));
     if (dim !== this.index.manifest.dim) throw new RangeError(`retriever embeds ${dim} dimensions but the index has ${this.index.manifest.dim}`);
     return search.search(vectors, topK).map((hits, q) => {
-      const rows = named[q] as number[];
+      const rows = pool[q] as number[];
       const query = vectors.subarray(q * dim, (q + 1) * dim);
-      return this.join(rows, search.scoreRows?.(query, rows) ?? rows.map(() => Number.NaN), hits, topK);
+      const named = bestScored(rows, search.scoreRows?.(query, rows) ?? rows.map(() => Number.NaN), aliasTopK);
+      return this.join(named.rows, named.scores, hits, topK);
     });
   }
 

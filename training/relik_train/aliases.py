@@ -178,6 +178,20 @@ class NameTable:
         return out
 
 
+# the runtime's NAMED_POOL_FACTOR (src/pipeline/candidates.ts): named rows considered per window, as a multiple of
+# the named slots; the best scored by the window's query are kept
+NAMED_POOL_FACTOR = 2
+
+
+def best_scored(rows: Sequence[int], scores: Sequence[float], limit: int) -> tuple[list[int], list[float]]:
+    """The runtime's bestScored: the `limit` rows with the highest scores, in their given order (ties: the earlier
+    row); all of them when there are no more than `limit`."""
+    if len(rows) <= limit:
+        return list(rows), list(scores)
+    kept = sorted(sorted(range(len(rows)), key=lambda i: (-scores[i], i))[:limit])
+    return [rows[i] for i in kept], [scores[i] for i in kept]
+
+
 def join_named(named: Sequence[int], named_scores: Sequence[float], retrieved: Sequence[int],
                retrieved_scores: Sequence[float], top_k: int) -> list[int]:
     """The runtime's CandidateSource.join: named rows plus the best retrieved ones, max(top_k, named) in all,

@@ -17,7 +17,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import torch
 
-from .aliases import NameTable, alias_counts, alias_settings, join_named, with_aliases
+from .aliases import NAMED_POOL_FACTOR, NameTable, alias_counts, alias_settings, best_scored, join_named, with_aliases
 from .bundle import BundleSpec, write_bundle
 from .data import AlignReport, read_casrel, read_el, read_kb, read_re, read_rebel, split_rebel, window_docs
 from .errors import ConfigError
@@ -519,16 +519,18 @@ def build_retriever(cfg: dict, model_dir: Path, tok, kb: list[dict], train: list
 
 def with_names(names: tuple[NameTable, int] | None, ex: ReaderExample, rows: Sequence[int], query: torch.Tensor,
                index: torch.Tensor, k: int) -> list[int]:
-    """The retrieved rows joined by the rows the window's words name (the runtime's aliasTopK), as the runtime
-    joins them: max(k, named) rows in retriever-score order."""
+    """The retrieved rows joined by the rows the window's words name (the runtime's aliasTopK; of up to
+    NAMED_POOL_FACTOR times as many, the best scored by the query), as the runtime joins them: max(k, named) rows in
+    retriever-score order."""
     if names is None:
         return list(rows)
     table, limit = names
-    named = table.rows_named_in(ex.words, limit)
-    if not named:
+    pool = table.rows_named_in(ex.words, limit * NAMED_POOL_FACTOR)
+    if not pool:
         return list(rows)
-    scores = (index[list(rows) + named] @ query).tolist()
-    return join_named(named, scores[len(rows):], rows, scores[:len(rows)], k)
+    scores = (index[list(rows) + pool] @ query).tolist()
+    named, named_scores = best_scored(pool, scores[len(rows):], limit)
+    return join_named(named, named_scores, rows, scores[:len(rows)], k)
 
 
 def set_candidates(ex: ReaderExample, rows: Sequence[int], kb: list[dict], row: dict[str, int], k: int,

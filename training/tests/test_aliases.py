@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from relik_train.aliases import (NameTable, _words, add_to_bundle, alias_counts, alias_settings, join_named,
-                                 popularity_of, with_aliases)
+from relik_train.aliases import (NAMED_POOL_FACTOR, NameTable, _words, add_to_bundle, alias_counts, alias_settings,
+                                 best_scored, join_named, popularity_of, with_aliases)
 from relik_train.data import Doc, read_kb
 from relik_train.export import read_index_passages, write_index
 from relik_train.errors import ConfigError
@@ -146,3 +146,28 @@ def test_with_names_gives_training_windows_the_runtime_candidates():
     assert with_names(None, window, [0, 2, 3], query, index, 3) == [0, 2, 3]
     assert with_names(names, window, [0, 2, 3], query, index, 3) == [0, 2, 4]  # Kenya replaces the lowest (Lima)
     assert with_names(names, SimpleNamespace(words=["no", "names"]), [0, 2, 3], query, index, 3) == [0, 2, 3]
+
+
+def test_best_scored_keeps_the_highest_in_their_order():
+    assert best_scored([5, 6, 7, 8], [0.1, 0.9, 0.1, 0.5], 2) == ([6, 8], [0.9, 0.5])
+    assert best_scored([5, 6, 7], [0.3, 0.3, 0.3], 2) == ([5, 6], [0.3, 0.3])  # ties: the earlier row
+    assert best_scored([5, 6], [0.1, 0.2], 3) == ([5, 6], [0.1, 0.2])
+
+
+def test_with_names_keeps_the_named_rows_the_query_scores_highest():
+    """More named rows than slots: of NAMED_POOL_FACTOR times the slots, the best scored by the query stay."""
+    from types import SimpleNamespace
+
+    import torch
+
+    from relik_train.build import with_names
+
+    assert NAMED_POOL_FACTOR == 2
+    passages = [{"id": str(i), "title": t} for i, t in enumerate(["Paris", "Oslo", "Rome", "Lima", "Kenya"])]
+    index = torch.eye(5)
+    query = torch.tensor([0.9, 0.1, 0.8, 0.7, 0.6])
+    window = SimpleNamespace(words=["From", "Oslo", "to", "Kenya", "via", "Lima", "."])
+    table = NameTable(passages)
+    assert table.rows_named_in(window.words, 2) == [1, 4]  # by name: Oslo first (earlier), then Kenya
+    # one named slot: Kenya (0.6) is kept over Oslo (0.1); Lima, third by name, is outside the pool
+    assert with_names((table, 1), window, [0, 2, 3], query, index, 3) == [0, 2, 4]
