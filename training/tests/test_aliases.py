@@ -171,3 +171,12 @@ def test_with_names_keeps_the_named_rows_the_query_scores_highest():
     assert table.rows_named_in(window.words, 2) == [1, 4]  # by name: Oslo first (earlier), then Kenya
     # one named slot: Kenya (0.6) is kept over Oslo (0.1); Lima, third by name, is outside the pool
     assert with_names((table, 1), window, [0, 2, 3], query, index, 3) == [0, 2, 4]
+
+
+def test_a_built_bundle_keeps_the_popularity_its_training_windows_were_named_with():
+    from relik_train.build import bundle_passages
+
+    kb = [{"id": "a", "title": "A", "text": "A", "qid": None, "popularity": 12},
+          {"id": "b", "title": "B", "text": "B", "qid": "Q1", "popularity": None, "aliases": [{"text": "Bee", "count": 2}]}]
+    assert bundle_passages(kb) == [{"id": "a", "title": "A", "text": "A", "popularity": 12},
+                                   {"id": "b", "title": "B", "text": "B", "aliases": [{"text": "Bee", "count": 2}]}]
