@@ -122,15 +122,21 @@ describe('relik index build (CLI)', () => {
     expect(annotated.code, annotated.stderr).toBe(0);
     const result = JSON.parse(annotated.stdout) as { windows: { entityCandidates: { id: string }[] }[] };
     expect(result.windows[0]?.entityCandidates.map((c) => c.id).sort()).toEqual(['my:0', 'my:1', 'my:2']);
-    // Aliases travel into the bundle and name the entry: with one candidate slot, name lookup fills it (the
-    // retriever's own top-1 for this text is my:1; "ZI", seen 3 times, outranks the last name "Marlowe", 0.1).
+    // Aliases travel into the bundle and name the entry: with one candidate slot, name lookup fills it.
     const passages = (await readFile(join(out, 'index', 'entities', 'passages.jsonl'), 'utf8')).split('\n');
     expect(JSON.parse(passages[0]!)).toMatchObject({ aliases: [{ text: 'Zorblax', count: 1 }, { text: 'ZI', count: 3 }] });
     expect(JSON.parse(passages[1]!)).toMatchObject({ title: 'Quentin Marlowe', popularity: 12 });
-    const named = await relik(['annotate', '--bundle', out, '--format', 'json', '--candidates', '--top-k', '1', '--alias-top-k', '1', 'Marlowe met the ZI board.']);
-    expect(named.code, named.stderr).toBe(0);
-    const namedResult = JSON.parse(named.stdout) as { windows: { entityCandidates: { id: string }[] }[] };
-    expect(namedResult.windows[0]?.entityCandidates.map((c) => c.id)).toEqual(['my:0']);
+    const oneSlot = async (aliasTopK: number, text: string): Promise<string[]> => {
+      const r = await relik(['annotate', '--bundle', out, '--format', 'json', '--candidates', '--top-k', '1', '--alias-top-k', String(aliasTopK), text]);
+      expect(r.code, r.stderr).toBe(0);
+      return (JSON.parse(r.stdout) as { windows: { entityCandidates: { id: string }[] }[] }).windows[0]?.entityCandidates.map((c) => c.id) ?? [];
+    };
+    expect(await oneSlot(0, 'They met the ZI board.')).not.toEqual(['my:0']); // the retriever alone: another entry
+    expect(await oneSlot(1, 'They met the ZI board.')).toEqual(['my:0']);
+    // Two names, one slot: of the named entries (ZI -> my:0, alias seen 3 times; Marlowe -> my:1, last name 0.1),
+    // the one the window's query scores highest is kept, whatever their priors (the retriever's top-1 is my:1).
+    expect(await oneSlot(0, 'Marlowe met the ZI board.')).toEqual(['my:1']);
+    expect(await oneSlot(1, 'Marlowe met the ZI board.')).toEqual(['my:1']);
   });
 
   it('rejects a KB with duplicate ids, naming the line', async () => {

@@ -3,6 +3,8 @@ import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AliasTable } from '../../src/index/aliases.js';
+import { readPassages } from '../../src/index/passages.js';
 import { BundleError, Relik } from '../../src/index.js';
 
 const fixtures = join(import.meta.dirname, '..', '..', 'fixtures', 'bundles');
@@ -61,11 +63,19 @@ describe('Relik.annotate', () => {
     const candidates = r.windows?.[0]?.entityCandidates ?? [];
     const plain = await el.annotate(text, { returnCandidates: true, topK: 3 });
     const retrieved = plain.windows?.[0]?.entityCandidates?.map((c) => c.id) ?? [];
-    // The 2 best-named entries (titles before the last name "Lovelace") join the best retrieved one; all three
-    // in retriever-score order (the order the reader was trained on).
     expect(retrieved).not.toContain('tiny:E074');
+    // Every entry's retriever score for this window (the tiny KB has 100), and the entries the window names, in
+    // name order (titles "Marie Curie", "Oslo", then the last name "Lovelace").
+    const all = await el.annotate(text, { returnCandidates: true, topK: 100 });
+    const scoreOf = new Map((all.windows?.[0]?.entityCandidates ?? []).map((c) => [c.id, c.score]));
+    const passages = await readPassages(join(fixtures, 'tiny-el', 'index', 'entities', 'passages.jsonl'));
+    const pool = AliasTable.fromPassages(passages).rowsNamedIn(text.replace('.', ' .').split(' '), 4).map((row) => passages[row]!.id);
+    expect(pool.slice(0, 3)).toEqual(['tiny:E000', 'tiny:E074', 'tiny:E001']);
+    // Of up to 2 x 2 named entries, the 2 the query scores highest join the best retrieved one; all three in
+    // retriever-score order (the order the reader was trained on).
+    const kept = [...pool].sort((a, b) => scoreOf.get(b)! - scoreOf.get(a)!).slice(0, 2);
     const ids = candidates.map((c) => c.id);
-    expect([...ids].sort()).toEqual([...new Set(['tiny:E000', 'tiny:E074', retrieved.find((id) => id !== 'tiny:E000')!])].sort());
+    expect([...ids].sort()).toEqual([...kept, retrieved.find((id) => !kept.includes(id))!].sort());
     const scores = candidates.map((c) => c.score);
     expect([...scores].sort((a, b) => b - a)).toEqual(scores);
     const mentions = [[{ start: 10, end: 21 }, { start: 26, end: 34 }, { start: 38, end: 42 }]];
