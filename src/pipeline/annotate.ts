@@ -298,7 +298,33 @@ const PRIOR_FLOOR = 0.01;
 const NME_PRIOR = 0.1;
 
 /**
- * Link bonus `weight x log(p(entity | mention text) / p(best entity | mention text))` from the KB's names,
+ * How much the window's context moves p(entity | mention text) among the window's candidates: chosen on AIDA testa
+ * among 0.1, 0.3, 0.5, 1, 3 (EL F1 78.90, 78.97, 79.06, 79.03, 78.67; 78.69 without), conll04:dev unchanged.
+ */
+export const CONTEXT_PRIOR_BETA = 0.5;
+
+/**
+ * p(entity | mention text, window): the name's priors of the window's candidates reweighted by
+ * exp(beta x retriever score) of each candidate for the window, their total kept (the name's other entries keep
+ * theirs). A country's name in a football table then leans to its national team, which the window's query scores
+ * above the country, though the name alone points at the country. Candidates without a score change nothing.
+ */
+export function contextPriors(priors: ReadonlyMap<string, number>, candidates: readonly { readonly id: string; readonly score: number }[], beta: number): ReadonlyMap<string, number> {
+  const scored = candidates.filter((c) => priors.has(c.id) && Number.isFinite(c.score));
+  if (beta <= 0 || scored.length < 2) return priors;
+  const top = Math.max(...scored.map((c) => c.score));
+  const weights = scored.map((c) => (priors.get(c.id) as number) * Math.exp(beta * (c.score - top)));
+  const total = weights.reduce((sum, w) => sum + w, 0);
+  if (total <= 0) return priors;
+  const mass = scored.reduce((sum, c) => sum + (priors.get(c.id) as number), 0);
+  const out = new Map(priors);
+  scored.forEach((c, i) => out.set(c.id, ((weights[i] as number) / total) * mass));
+  return out;
+}
+
+/**
+ * Link bonus `weight x log(p(entity | mention text) / p(best entity | mention text))` from the KB's names (made
+ * context-aware among the window's candidates by {@link contextPriors}),
  * per window: 0 for the name's most likely entity and for mentions whose text names nothing in the KB; the NME
  * slot counts as an entity of prior {@link NME_PRIOR}, so a text that names KB entries is less often NME.
  */
@@ -311,7 +337,8 @@ function namePriorBonus(source: CandidateSource, documents: readonly PreparedDoc
         const words = (documents[window.document] as PreparedDocument).words
           .slice(window.firstWord + mention.firstWord, window.firstWord + mention.lastWord + 1)
           .map((w) => w.text);
-        const priors = source.namePriors(words, documentNames[window.document]);
+        const named = source.namePriors(words, documentNames[window.document]);
+        const priors = named === null ? null : contextPriors(named, candidates, CONTEXT_PRIOR_BETA);
         last = { mention, priors, best: priors === null ? 0 : Math.max(...priors.values()) };
       }
       const { priors, best } = last;

@@ -60,13 +60,20 @@ export class Retriever {
     return [this.tokenizer.clsId, ...this.tokenizer.encodeText(text).slice(0, Math.max(1, maxTokens - 2)), this.tokenizer.sepId];
   }
 
-  /** Embeds id sequences in batches; returns count x dim row-major. */
+  /**
+   * Embeds id sequences in batches; returns count x dim row-major. Every batch has at least two rows (a lone
+   * sequence runs as two copies) and at least one padding token after its longest sequence: onnxruntime computes a
+   * single row, and a sequence with no padding after it, on other kernel paths than the rest (the vector differs in
+   * its last bits, up to 9e-7), and candidate scores, hence the context-weighted name prior, must not depend on what
+   * else shares the batch (checked: any batch size, row position and padding length give the same bits).
+   */
   async embed(sequences: readonly (readonly number[])[], onBatch?: (done: number) => void): Promise<{ vectors: Float32Array; dim: number }> {
     let vectors: Float32Array | undefined;
     let dim = 0;
     for (let start = 0; start < sequences.length; start += QUERY_BATCH) {
       const batch = sequences.slice(start, start + QUERY_BATCH);
-      const out = (await this.session.run(batch, this.tokenizer.padId)).get('embedding');
+      const longest = Math.max(...batch.map((s) => s.length));
+      const out = (await this.session.run(batch.length === 1 ? [...batch, ...batch] : batch, this.tokenizer.padId, longest + 1)).get('embedding');
       if (out === undefined || out.dims.length !== 2) throw new BundleError('retriever must return embedding [batch, dim]', this.session.path);
       dim = out.dims[1] as number;
       vectors ??= new Float32Array(sequences.length * dim);

@@ -49,9 +49,10 @@ export class ModelSession {
   }
 
   /** Runs a batch of id sequences, right-padded with `padId` to the longest. */
-  async run(sequences: readonly (readonly number[])[], padId: number): Promise<Map<string, FloatTensor>> {
+  /** Runs a batch, right-padded with `padId` to its longest sequence (at least `padTo` tokens). */
+  async run(sequences: readonly (readonly number[])[], padId: number, padTo = 1): Promise<Map<string, FloatTensor>> {
     const batch = sequences.length;
-    const length = Math.max(1, ...sequences.map((s) => s.length));
+    const length = Math.max(padTo, ...sequences.map((s) => s.length));
     const ids = new BigInt64Array(batch * length).fill(BigInt(padId));
     const mask = new BigInt64Array(batch * length);
     sequences.forEach((sequence, b) => {
