@@ -401,9 +401,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                       quantize=quant_scheme(get(cfg, "export.quantize", True)), closed_entity_set=typed,
                       training={"config": cfg, "devMetrics": metrics, "data": report.as_dict(), "seed": seed,
                                 "baseModel": str(model_dir)})
-    kb_rows = bundle_passages(kb) if kb else None
     rep = write_bundle(out, spec, model.cpu().float(), reader_tok, retriever.cpu().float() if retriever else None,
-                       (reader_tok if shared else base_tok) if retriever else None, kb_rows, relations,
+                       (reader_tok if shared else base_tok) if retriever else None, kb or None, relations,
                        [ex.words for ex in dev[:4] or train[:4]])
     log({"event": "exported", "out": str(out), "export": rep})
     if spec.quantize and (task != "cie" or typed):
@@ -515,13 +514,6 @@ def build_retriever(cfg: dict, model_dir: Path, tok, kb: list[dict], train: list
         for n, (ex, r) in enumerate(zip(windows, ranked)):
             set_candidates(ex, with_names(names, ex, r, q_emb[n], index, k), kb, row, k, add_gold=is_train)
     return model, metrics
-
-
-def bundle_passages(kb: Sequence[dict]) -> list[dict]:
-    """The KB entries as the bundle's entity passages: what the runtime reads (id, title, text, aliases and the
-    popularity its name lookup ranks same-named entries by; training windows were named with it too)."""
-    return [{k: e[k] for k in ("id", "title", "text", "aliases", "popularity") if k in e and e[k] is not None}
-            for e in kb]
 
 
 def with_names(names: tuple[NameTable, int] | None, ex: ReaderExample, rows: Sequence[int], query: torch.Tensor,

@@ -173,10 +173,12 @@ def test_with_names_keeps_the_named_rows_the_query_scores_highest():
     assert with_names((table, 1), window, [0, 2, 3], query, index, 3) == [0, 2, 4]
 
 
-def test_a_built_bundle_keeps_the_popularity_its_training_windows_were_named_with():
-    from relik_train.build import bundle_passages
-
+def test_a_built_bundle_keeps_the_popularity_its_training_windows_were_named_with(tmp_path):
+    """`build` hands the KB entries (read_kb's, with aliases) to the bundle writer as they are: the passages keep
+    popularity and aliases, without the fields the runtime does not read."""
     kb = [{"id": "a", "title": "A", "text": "A", "qid": None, "popularity": 12},
           {"id": "b", "title": "B", "text": "B", "qid": "Q1", "popularity": None, "aliases": [{"text": "Bee", "count": 2}]}]
-    assert bundle_passages(kb) == [{"id": "a", "title": "A", "text": "A", "popularity": 12},
-                                   {"id": "b", "title": "B", "text": "B", "aliases": [{"text": "Bee", "count": 2}]}]
+    write_index(tmp_path, kb, None, "float16", 16)
+    assert read_index_passages(tmp_path / "passages.jsonl") == [
+        {"id": "a", "title": "A", "text": "A", "popularity": 12},
+        {"id": "b", "title": "B", "text": "B", "aliases": [{"text": "Bee", "count": 2}]}]
