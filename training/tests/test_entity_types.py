@@ -3,6 +3,7 @@
 import json
 
 import pytest
+import torch
 
 from relik_train import build, fixtures, requantize, tiny
 from relik_train.data import Doc
@@ -190,3 +191,31 @@ def test_relations_per_pair_goes_into_the_bundle(tmp_path):
 def test_relations_per_pair_must_be_a_non_negative_integer(value):
     with pytest.raises(ConfigError, match=r"reader.relationsPerPair.*integer >= 0"):
         build.relations_per_pair({"reader": {"relationsPerPair": value}})
+
+
+def test_autocast_chooses_bf16_on_cuda_by_default_and_on_any_device_when_asked():
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert build.autocast_dtype({}, cpu) is None and build.autocast_dtype({}, cuda) is torch.bfloat16
+    assert build.autocast_dtype({"autocast": "bf16"}, cpu) is torch.bfloat16
+    assert build.autocast_dtype({"autocast": "off"}, cuda) is None
+    with pytest.raises(ConfigError, match=r"autocast.*one of \('auto', 'bf16', 'off'\).*'fp16'"):
+        build.autocast_dtype({"autocast": "fp16"}, cpu)
+
+
+def test_a_bf16_cpu_build_trains_exports_and_can_skip_the_quantization_check(tmp_path):
+    """autocast "bf16" on the CPU: training's forward passes in bf16, the bundle exported from fp32 weights;
+    export.quantizationCheck false leaves out the int8-vs-fp32 comparison (slow for BERT-base readers on a CPU)."""
+    base_and_splits(tmp_path, 2)
+    cfg = config(tmp_path)
+    cfg["autocast"] = "bf16"
+    cfg["export"]["quantizationCheck"] = False
+    run_build(tmp_path, cfg)
+    manifest = json.loads((tmp_path / "bundle" / "relik.json").read_text(encoding="utf-8"))
+    assert "quantizationCheck" not in manifest["training"]
+    assert (tmp_path / "bundle" / "reader" / "model.onnx").is_file()
+    log = [json.loads(line) for line in (tmp_path / "bundle.work" / "log.jsonl").read_text().splitlines()]
+    assert next(r for r in log if r.get("event") == "start")["autocast"] == "bf16"
+    assert not any(r.get("event") == "quantization check" for r in log)
+    with pytest.raises(ConfigError, match=r"export.quantizationCheck.*bool"):
+        cfg["export"]["quantizationCheck"] = "no"
+        run_build(tmp_path, cfg, "other")
