@@ -48,7 +48,6 @@ export class ModelSession {
     return new ModelSession(session, path, session.outputNames);
   }
 
-  /** Runs a batch of id sequences, right-padded with `padId` to the longest. */
   /** Runs a batch, right-padded with `padId` to its longest sequence (at least `padTo` tokens). */
   async run(sequences: readonly (readonly number[])[], padId: number, padTo = 1): Promise<Map<string, FloatTensor>> {
     const batch = sequences.length;

@@ -216,6 +216,6 @@ def test_a_bf16_cpu_build_trains_exports_and_can_skip_the_quantization_check(tmp
     log = [json.loads(line) for line in (tmp_path / "bundle.work" / "log.jsonl").read_text().splitlines()]
     assert next(r for r in log if r.get("event") == "start")["autocast"] == "bf16"
     assert not any(r.get("event") == "quantization check" for r in log)
+    cfg["export"]["quantizationCheck"] = "no"
     with pytest.raises(ConfigError, match=r"export.quantizationCheck.*bool"):
-        cfg["export"]["quantizationCheck"] = "no"
         run_build(tmp_path, cfg, "other")
