@@ -143,17 +143,48 @@ def relations_per_pair(cfg: dict) -> int:
     return value
 
 
+def weight_average(cfg: dict) -> tuple[float | None, float]:
+    """reader.emaDecay (a number in (0, 1); absent = no average) and reader.emaFrom (the share of the run after
+    which the average starts, in [0, 1); default 0.5): the exponential moving average of the reader's weights that
+    the run ends on and exports (train_reader.WeightAverage)."""
+    decay = get(cfg, "reader.emaDecay", None)
+    start = get(cfg, "reader.emaFrom", 0.5)
+    if decay is not None and (isinstance(decay, bool) or not isinstance(decay, (int, float)) or not 0 < decay < 1):
+        raise ConfigError("reader.emaDecay", f"must be a number in (0, 1), got {decay!r}")
+    if isinstance(start, bool) or not isinstance(start, (int, float)) or not 0 <= start < 1:
+        raise ConfigError("reader.emaFrom", f"must be a number in [0, 1), got {start!r}")
+    if decay is None and "emaFrom" in get(cfg, "reader", {}):
+        raise ConfigError("reader.emaFrom", "needs reader.emaDecay (without it no average is kept)")
+    return (None if decay is None else float(decay)), float(start)
+
+
 AUTOCAST = ("auto", "bf16", "off")
 
 
-def autocast_dtype(cfg: dict, device: torch.device) -> torch.dtype | None:
+def cpu_computes_bf16() -> bool:
+    """Whether oneDNN computes bf16 natively on this CPU (AVX512-BF16 / AMX; the same check torch's own tests use).
+    On an AVX2-only CPU bf16 is emulated: a BERT-base training step took over 3 minutes instead of 4.8 s in fp32."""
+    try:
+        return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def autocast_dtype(cfg: dict, device: torch.device, cpu_bf16: Callable[[], bool] | None = None,
+                   log: Callable[[dict], None] | None = None) -> torch.dtype | None:
     """autocast: the dtype training's forward passes run in. "auto" (the default): bf16 on CUDA, fp32 on the CPU;
     "bf16": bf16 on either (a CPU with AVX512-BF16 or AMX trains BERT-base about 2.5 times faster than in fp32,
-    docs/RESULTS.md); "off": fp32. Evaluation and export always run in fp32."""
+    docs/RESULTS.md), except on a CPU that only emulates bf16, where it falls back to fp32 and logs why (emulated,
+    it is tens of times slower); "off": fp32. Evaluation and export always run in fp32."""
     value = get(cfg, "autocast", "auto")
     if value not in AUTOCAST:
         raise ConfigError("autocast", f"must be one of {AUTOCAST}, got {value!r}")
     if value == "off" or (value == "auto" and device.type != "cuda"):
+        return None
+    if device.type == "cpu" and not (cpu_bf16 or cpu_computes_bf16)():
+        if log is not None:
+            log({"event": "autocast fallback", "asked": "bf16", "using": "fp32",
+                 "why": "this CPU has no native bf16 (AVX512-BF16 or AMX); emulated bf16 is far slower than fp32"})
         return None
     return torch.bfloat16
 
@@ -270,12 +301,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     typed = span_candidates == "types"
     # checked before any data or model is loaded
     fixed_threshold, sample_gold, per_pair = relation_threshold(cfg), relation_sample_gold(cfg), relations_per_pair(cfg)
+    ema_decay, ema_from = weight_average(cfg)
     if typed and task != "cie":
         raise ConfigError("spanCandidates", f"'types' needs task 'cie' (the entity head picks the type), got {task!r}")
     if typed and ("kb" in cfg or "retriever" in cfg or "aliases" in cfg):
         raise ConfigError("spanCandidates", "'types' takes the candidates from the data: remove kb, retriever and aliases")
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    amp = autocast_dtype(cfg, device)
+    amp = autocast_dtype(cfg, device, log=log)
     quant_checked = get(cfg, "export.quantizationCheck", True, kinds=(bool,))
     seed = int(get(cfg, "seed", 42))
     seed_all(seed)
@@ -389,7 +421,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                              max_minutes=args.max_minutes if args.max_minutes is not None else rc.get("maxMinutes"),
                              lr_schedule=str(rc.get("lrSchedule", "steps")),
                              relation_sample=rc.get("relationSample"),
-                             relation_sample_gold=sample_gold, relations_per_pair=per_pair)
+                             relation_sample_gold=sample_gold, relations_per_pair=per_pair,
+                             ema_decay=ema_decay, ema_from=ema_from)
     metrics["reader"] = train_reader(model, builder, train, tcfg, device, seed, log, work / "reader.pt", dev, amp,
                                      joint)
     if args.train_only:

@@ -158,6 +158,18 @@ def reader_loss(model: ReaderModel, start: torch.Tensor, feats: torch.Tensor, ta
     return total, {k: float(v.detach()) for k, v in parts.items()}
 
 
+def exported_weights(state: dict) -> dict[str, torch.Tensor]:
+    """The reader weights a training checkpoint stands for: its model state, with the weight average in place of
+    the trained parameters when the run kept one (reader.emaDecay: the run exports the average). A bare state
+    dict is returned as it is."""
+    if "model" not in state:
+        return state
+    model = dict(state["model"])
+    if state.get("ema"):
+        model.update(state["ema"]["weights"])
+    return model
+
+
 def warm_start(model: ReaderModel, tok, base_tok, checkpoint: Path, entity_markers: int,
                relation_markers: int) -> dict:
     """Initialize `model` from another reader's checkpoint (e.g. an RE reader before EL + RE training): every
@@ -170,7 +182,7 @@ def warm_start(model: ReaderModel, tok, base_tok, checkpoint: Path, entity_marke
     if not path.is_file():
         raise FileNotFoundError(f"reader.init.checkpoint: {path} does not exist")
     state = torch.load(path, map_location="cpu", weights_only=False)
-    state = state.get("model", state)
+    state = exported_weights(state)
     old_tok = add_markers(base_tok, entity_markers, relation_markers)
     emb_key = "encoder.embeddings.word_embeddings.weight"
     if emb_key not in state or state[emb_key].shape[0] != old_tok.get_vocab_size():

@@ -22,7 +22,7 @@ from .data import read_casrel, read_re, window_docs
 from .examples import ReaderExample
 from .export import QUANT_SCHEMES, export_component, read_index_passages
 from .quant_check import quantization_check
-from .reader import ReaderModel, load_encoder
+from .reader import ReaderModel, exported_weights, load_encoder
 from .reader_input import Candidate, ReaderInputBuilder
 from .retriever import RetrieverModel, pad_batch
 from .tokenization import SpecialIds, load_tokenizer, query_ids
@@ -40,7 +40,7 @@ def load_reader(bundle: Path, checkpoint: Path, base_model: Path) -> tuple[Reade
     tok = load_tokenizer(reader_dir)
     head_dim = int(json.loads((reader_dir / "heads.json").read_text(encoding="utf-8"))["headDim"])
     model = ReaderModel(load_encoder(base_model, tok.get_vocab_size()), manifest["task"], head_dim)
-    model.load_state_dict(torch.load(checkpoint, map_location="cpu", weights_only=False)["model"])
+    model.load_state_dict(exported_weights(torch.load(checkpoint, map_location="cpu", weights_only=False)))
     model.eval()
     builder = ReaderInputBuilder(tok, manifest["task"], rd["maxLength"], rd["maxCandidateTokens"],
                                  max(rd["entityMarkers"], 2), max(rd["relationMarkers"], 1))

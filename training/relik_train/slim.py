@@ -13,6 +13,8 @@ from typing import Sequence
 
 import torch
 
+from .reader import exported_weights
+
 
 def half(state: dict[str, torch.Tensor], done: dict[tuple, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Floating tensors in fp16 (loaded back into fp32 parameters), others unchanged. A tensor seen before (the
@@ -31,7 +33,8 @@ def slim(checkpoint: Path, out: Path) -> dict:
     if "model" not in state or "step" not in state:
         raise ValueError(f"{checkpoint}: not a reader training checkpoint (expected 'model' and 'step')")
     done: dict[tuple, torch.Tensor] = {}
-    kept = {"model": half(state["model"], done), "step": int(state["step"]), "final": True}
+    # The weights the run exports: its average when it kept one (reader.emaDecay).
+    kept = {"model": half(exported_weights(state), done), "step": int(state["step"]), "final": True}
     if "retriever" in state:
         kept["retriever"] = half(state["retriever"], done)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -50,6 +50,11 @@ class ReaderTrainConfig:
     # Relations kept per ordered mention pair in evaluation (and so in the threshold sweep), best first; 0 = all.
     # The bundle's reader.relationsPerPair: the runtime applies the same cap.
     relations_per_pair: int = 0
+    # Exponential moving average of the weights (None = off): from `ema_from` of the run's progress on, an average
+    # with this decay is kept beside the trained weights; the final evaluation scores both, and the model ends the
+    # run holding the average (what is exported). Late-run averaging smooths the last updates of a small dataset.
+    ema_decay: float | None = None
+    ema_from: float = 0.5
 
 
 @dataclass
@@ -71,6 +76,38 @@ class JointRetrieval:
     batch_size: int = 16
     weight: float = 1.0
     refresh_every: int = 500
+
+
+class WeightAverage:
+    """Exponential moving average of a model's parameters (buffers are not averaged). The decay starts low and
+    rises to `decay` ((1 + n) / (10 + n) after n updates) so the first updates are not outweighed by the start."""
+
+    def __init__(self, model: torch.nn.Module, decay: float, updates: int = 0,
+                 weights: dict[str, torch.Tensor] | None = None) -> None:
+        self.decay = decay
+        self.updates = updates
+        params = dict(model.named_parameters())
+        self.weights = {n: (weights[n] if weights is not None else p).detach().clone().float()
+                        for n, p in params.items()}
+
+    def update(self, model: torch.nn.Module) -> None:
+        self.updates += 1
+        decay = min(self.decay, (1 + self.updates) / (10 + self.updates))
+        params = dict(model.named_parameters())
+        names = list(self.weights)
+        torch._foreach_lerp_([self.weights[n] for n in names], [params[n].detach().float() for n in names],
+                             1.0 - decay)
+
+    def swap_in(self, model: torch.nn.Module) -> dict[str, torch.Tensor]:
+        """Load the average into `model`; returns the state dict it held (the trained weights)."""
+        trained = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        with torch.no_grad():
+            for n, p in model.named_parameters():
+                p.copy_(self.weights[n])
+        return trained
+
+    def state_dict(self) -> dict:
+        return {"decay": self.decay, "updates": self.updates, "weights": self.weights}
 
 
 @dataclass
@@ -150,6 +187,15 @@ def make_optimizer(model: ReaderModel, cfg: ReaderTrainConfig,
 LR_SCHEDULES = ("steps", "budget")
 
 
+def run_progress(cfg: ReaderTrainConfig, step: int, elapsed_s: float) -> float:
+    """How far the run is, in [0, 1]: steps done over cfg.steps, or under the budget schedule the larger of that
+    and the share of the time budget spent."""
+    progress = step / max(1, cfg.steps)
+    if cfg.lr_schedule == "budget" and cfg.max_minutes:
+        progress = max(progress, elapsed_s / (60 * cfg.max_minutes))
+    return min(1.0, progress)
+
+
 def lr_lambda(cfg: ReaderTrainConfig, elapsed: Callable[[], float] = lambda: 0.0) -> Callable[[int], float]:
     """Linear warmup then linear decay to 0 over the run's progress (see ReaderTrainConfig.lr_schedule);
     `elapsed` gives the seconds spent so far."""
@@ -165,7 +211,7 @@ def lr_lambda(cfg: ReaderTrainConfig, elapsed: Callable[[], float] = lambda: 0.0
         return max(0.0, (cfg.steps - step) / max(1, cfg.steps - warm))
 
     def by_budget(step: int) -> float:
-        progress = max((step + 1) / cfg.steps, elapsed() / (60 * (cfg.max_minutes or 1.0)))
+        progress = run_progress(cfg, step + 1, elapsed())
         if progress < cfg.warmup:
             return progress / cfg.warmup
         return max(0.0, (1.0 - progress) / max(1e-9, 1.0 - cfg.warmup))
@@ -184,14 +230,20 @@ def train_reader(model: ReaderModel, builder: ReaderInputBuilder, train: Sequenc
     if joint is not None:
         if joint.model.encoder is not model.encoder:
             raise ValueError("train_reader: 'joint.model' must share the reader's encoder")
+        if cfg.ema_decay is not None:
+            raise ValueError("train_reader: a weight average (reader.emaDecay) does not cover a joint retriever's head")
         joint.model.to(device)
     opt = make_optimizer(model, cfg, joint.model if joint else None)
     started = time.monotonic()
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(cfg, lambda: time.monotonic() - started))
     step = 0
+    average: WeightAverage | None = None
+    trained_weights: dict[str, torch.Tensor] | None = None  # set once the average is swapped into the model
     if checkpoint is not None and checkpoint.is_file():
         state = torch.load(checkpoint, map_location=device, weights_only=False)
         model.load_state_dict(state["model"])
+        if state.get("ema"):
+            average = WeightAverage(model, state["ema"]["decay"], state["ema"]["updates"], state["ema"]["weights"])
         if joint is not None:
             joint.model.load_state_dict(state["retriever"])
         if state.get("final"):  # trained weights alone (relik_train.slim): nothing left to train
@@ -242,10 +294,23 @@ def train_reader(model: ReaderModel, builder: ReaderInputBuilder, train: Sequenc
             opt.step()
             sched.step()
             step += 1
+            if average is not None:
+                average.update(model)
+            elif cfg.ema_decay is not None and run_progress(cfg, step, time.monotonic() - started) >= cfg.ema_from:
+                average = WeightAverage(model, cfg.ema_decay)
+                log({"component": "reader", "event": "weight average started", "step": step, "decay": cfg.ema_decay})
             out_of_time = cfg.max_minutes is not None and time.monotonic() - started > cfg.max_minutes * 60
             if out_of_time:
                 log({"component": "reader", "event": "time budget reached", "step": step, "maxMinutes": cfg.max_minutes})
             last = step == cfg.steps or out_of_time
+            if last and average is not None:
+                if dev:
+                    log({"component": "reader", "step": step, "weights": "trained",
+                         "dev": evaluate_reader(model, builder, dev, device, cfg.threshold_sweep,
+                                                relations_per_pair=cfg.relations_per_pair)})
+                trained_weights = average.swap_in(model)
+                log({"component": "reader", "event": "weight average swapped in", "step": step,
+                     "updates": average.updates})
             if step % 10 == 0 or step == 1:
                 log({"component": "reader", "step": step, "loss": float(loss.detach()), **parts,
                      "lr": sched.get_last_lr()[0]})
@@ -255,17 +320,21 @@ def train_reader(model: ReaderModel, builder: ReaderInputBuilder, train: Sequenc
                     refreshed_at = step
                 dev_metrics = evaluate_reader(model, builder, dev, device, cfg.threshold_sweep,
                                               relations_per_pair=cfg.relations_per_pair)
-                log({"component": "reader", "step": step, "dev": dev_metrics})
+                log({"component": "reader", "step": step, "dev": dev_metrics,
+                     **({"weights": "average"} if trained_weights is not None else {})})
                 model.train()
             if checkpoint is not None and (step % cfg.checkpoint_every == 0 or last):
                 checkpoint.parent.mkdir(parents=True, exist_ok=True)
-                torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(),
-                            "scheduler": sched.state_dict(), "step": step, "rng": rng.getstate(),
+                torch.save({"model": trained_weights if trained_weights is not None else model.state_dict(),
+                            "optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "step": step,
+                            "rng": rng.getstate(), **({"ema": average.state_dict()} if average else {}),
                             **({"retriever": joint.model.state_dict()} if joint else {})}, checkpoint)
             if last:
                 break
             if joint is not None and step - refreshed_at >= max(joint.refresh_every, 1):
                 break  # refresh the candidates, rebuild the items
+    if average is not None and trained_weights is None:  # resumed after the last step: end on the average too
+        average.swap_in(model)
     log({"component": "reader", "event": "alignment", "spans": stats.spans, "unaligned_spans": stats.unaligned_spans,
          "triplets": stats.triplets, "unaligned_triplets": stats.unaligned_triplets})
     return dev_metrics

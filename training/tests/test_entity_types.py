@@ -9,6 +9,7 @@ from relik_train import build, fixtures, requantize, tiny
 from relik_train.data import Doc
 from relik_train.errors import ConfigError
 from relik_train.tokenization import train_wordpiece
+from relik_train.reader import exported_weights
 
 SENTENCES = [
     (["John", "Smith", "works", "for", "Acme", "in", "Paris", "."], [[0, 2, "Peop"], [4, 5, "Org"], [6, 7, "Loc"]],
@@ -196,15 +197,26 @@ def test_relations_per_pair_must_be_a_non_negative_integer(value):
 def test_autocast_chooses_bf16_on_cuda_by_default_and_on_any_device_when_asked():
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
     assert build.autocast_dtype({}, cpu) is None and build.autocast_dtype({}, cuda) is torch.bfloat16
-    assert build.autocast_dtype({"autocast": "bf16"}, cpu) is torch.bfloat16
+    assert build.autocast_dtype({"autocast": "bf16"}, cpu, lambda: True) is torch.bfloat16
     assert build.autocast_dtype({"autocast": "off"}, cuda) is None
     with pytest.raises(ConfigError, match=r"autocast.*one of \('auto', 'bf16', 'off'\).*'fp16'"):
         build.autocast_dtype({"autocast": "fp16"}, cpu)
 
 
+def test_bf16_on_a_cpu_that_only_emulates_it_falls_back_to_fp32_and_says_why():
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    logged: list[dict] = []
+    assert build.autocast_dtype({"autocast": "bf16"}, cpu, lambda: False, logged.append) is None
+    assert logged == [{"event": "autocast fallback", "asked": "bf16", "using": "fp32", "why": logged[0]["why"]}]
+    assert "AVX512-BF16" in logged[0]["why"]
+    assert build.autocast_dtype({"autocast": "bf16"}, cuda, lambda: False) is torch.bfloat16
+
+
 def test_a_bf16_cpu_build_trains_exports_and_can_skip_the_quantization_check(tmp_path):
     """autocast "bf16" on the CPU: training's forward passes in bf16, the bundle exported from fp32 weights;
     export.quantizationCheck false leaves out the int8-vs-fp32 comparison (slow for BERT-base readers on a CPU)."""
+    # A CPU without native bf16 falls back to fp32 (emulated bf16 would take minutes here), and the log says so.
+    native = build.cpu_computes_bf16()
     base_and_splits(tmp_path, 2)
     cfg = config(tmp_path)
     cfg["autocast"] = "bf16"
@@ -214,8 +226,40 @@ def test_a_bf16_cpu_build_trains_exports_and_can_skip_the_quantization_check(tmp
     assert "quantizationCheck" not in manifest["training"]
     assert (tmp_path / "bundle" / "reader" / "model.onnx").is_file()
     log = [json.loads(line) for line in (tmp_path / "bundle.work" / "log.jsonl").read_text().splitlines()]
-    assert next(r for r in log if r.get("event") == "start")["autocast"] == "bf16"
+    assert next(r for r in log if r.get("event") == "start")["autocast"] == ("bf16" if native else "fp32")
+    assert any(r.get("event") == "autocast fallback" for r in log) is not native
     assert not any(r.get("event") == "quantization check" for r in log)
     cfg["export"]["quantizationCheck"] = "no"
     with pytest.raises(ConfigError, match=r"export.quantizationCheck.*bool"):
         run_build(tmp_path, cfg, "other")
+
+
+def test_a_weight_average_is_exported_and_both_weights_are_scored(tmp_path):
+    """reader.emaDecay: the run keeps an average from reader.emaFrom on, scores the trained and the averaged
+    weights on dev at the end, exports the average, and keeps both in its checkpoint (slim takes the average)."""
+    base_and_splits(tmp_path, 2)
+    run_build(tmp_path, config(tmp_path, steps=6, emaDecay=0.5, emaFrom=0.5))
+    log = [json.loads(line) for line in (tmp_path / "bundle.work" / "log.jsonl").read_text().splitlines()]
+    started = next(r for r in log if r.get("event") == "weight average started")
+    assert started["step"] == 3
+    assert next(r for r in log if r.get("event") == "weight average swapped in")["updates"] == 3
+    finals = [r for r in log if r.get("component") == "reader" and r.get("step") == 6 and "dev" in r]
+    assert [r.get("weights") for r in finals] == ["trained", "average"]
+    state = torch.load(tmp_path / "bundle.work" / "reader.pt", map_location="cpu", weights_only=False)
+    averaged = state["ema"]["weights"]
+    assert state["ema"]["updates"] == 3
+    assert any(not torch.equal(averaged[n], state["model"][n]) for n in averaged)
+    merged = exported_weights(state)
+    assert all(torch.equal(merged[n], averaged[n]) for n in averaged)
+    assert set(merged) == set(state["model"])
+
+
+@pytest.mark.parametrize("reader, message", [({"emaDecay": 1.0}, r"reader.emaDecay.*\(0, 1\)"),
+                                             ({"emaDecay": "0.9"}, r"reader.emaDecay.*\(0, 1\)"),
+                                             ({"emaDecay": 0.9, "emaFrom": 1}, r"reader.emaFrom.*\[0, 1\)"),
+                                             ({"emaFrom": 0.5}, r"reader.emaFrom.*needs reader.emaDecay")])
+def test_weight_average_settings_are_checked(reader, message):
+    assert build.weight_average({"reader": {}}) == (None, 0.5)
+    assert build.weight_average({"reader": {"emaDecay": 0.99, "emaFrom": 0.25}}) == (0.99, 0.25)
+    with pytest.raises(ConfigError, match=message):
+        build.weight_average({"reader": reader})
