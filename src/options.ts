@@ -6,7 +6,7 @@ import { splitWords, validateWords } from './text/words.js';
 export const MAX_TEXT_LENGTH = 10_000_000;
 
 const KNOWN_OPTIONS = new Set([
-  'task', 'topK', 'aliasTopK', 'aliasPriorWeight', 'relationTopK', 'windowSize', 'windowStride', 'windowStrategy', 'relationThreshold', 'relationsPerPair', 'returnCandidates', 'returnWindows',
+  'task', 'topK', 'aliasTopK', 'aliasPriorWeight', 'linkThreshold', 'relationTopK', 'windowSize', 'windowStride', 'windowStrategy', 'relationThreshold', 'relationsPerPair', 'returnCandidates', 'returnWindows',
   'keepNme', 'mentions', 'entityCandidates', 'relationCandidates', 'useDocTopic',
 ]);
 
@@ -16,6 +16,7 @@ export interface ResolvedOptions {
   readonly topK: number;
   readonly aliasTopK: number;
   readonly aliasPriorWeight: number;
+  readonly linkThreshold: number;
   readonly relationTopK: number;
   readonly windowSize: number;
   readonly windowStride: number;
@@ -47,6 +48,13 @@ function nonNegativeNumber(name: string, value: unknown, fallback: number): numb
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) throw new RangeError(`options.${name} must be a finite number >= 0, got ${String(value)}`);
   return value;
+}
+
+/** A probability threshold in [0, 1): 1 would turn every decision off. */
+function threshold(name: string, value: unknown, fallback: number): number {
+  const resolved = value ?? fallback;
+  if (typeof resolved !== 'number' || !(resolved >= 0 && resolved < 1)) throw new RangeError(`options.${name} must be a number in [0, 1), got ${String(value ?? resolved)}`);
+  return resolved;
 }
 
 function flag(name: string, value: unknown, fallback: boolean): boolean {
@@ -90,8 +98,6 @@ export function resolveOptions(manifest: BundleManifest, options: AnnotateOption
   const windowSize = positiveInteger('windowSize', o.windowSize, manifest.windows.size);
   const windowStride = positiveInteger('windowStride', o.windowStride, o.windowSize === undefined ? manifest.windows.stride : Math.max(1, Math.floor(windowSize / 2)));
   if (windowStride > windowSize) throw new RangeError(`options.windowStride (${windowStride}) must not exceed windowSize (${windowSize})`);
-  const threshold = o.relationThreshold ?? manifest.reader.relationThreshold;
-  if (typeof threshold !== 'number' || !(threshold >= 0 && threshold < 1)) throw new RangeError(`options.relationThreshold must be a number in [0, 1), got ${String(o.relationThreshold)}`);
   if (o.mentions !== undefined) {
     if (!Array.isArray(o.mentions) || o.mentions.length !== documentCount) {
       throw new TypeError(`options.mentions must be an array with one mention list per input text (${documentCount})`);
@@ -107,11 +113,12 @@ export function resolveOptions(manifest: BundleManifest, options: AnnotateOption
     topK: positiveInteger('topK', o.topK, manifest.entities?.topK ?? 1),
     aliasTopK: nonNegativeInteger('aliasTopK', o.aliasTopK, manifest.entities?.aliasTopK ?? 0),
     aliasPriorWeight: nonNegativeNumber('aliasPriorWeight', o.aliasPriorWeight, manifest.entities?.aliasPriorWeight ?? 0),
+    linkThreshold: threshold('linkThreshold', o.linkThreshold, manifest.entities?.linkThreshold ?? 0),
     relationTopK: positiveInteger('relationTopK', o.relationTopK, manifest.relations?.topK ?? 1),
     windowSize,
     windowStride,
     windowStrategy,
-    relationThreshold: threshold,
+    relationThreshold: threshold('relationThreshold', o.relationThreshold, manifest.reader.relationThreshold),
     relationsPerPair: nonNegativeInteger('relationsPerPair', o.relationsPerPair, manifest.reader.relationsPerPair),
     returnWindows: flag('returnWindows', o.returnWindows, false),
     returnCandidates: flag('returnCandidates', o.returnCandidates, false),

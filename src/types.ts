@@ -37,8 +37,13 @@ export interface AnnotatedSpan {
   readonly label: string;
   /** KB id, or null for NME. */
   readonly id: string | null;
-  /** Confidence in [0,1]: P(entity | mention) for EL/cIE, P(start)·P(end|start) for RE. */
+  /** Confidence in [0,1]: P(entity | mention) for EL/cIE (P(NME | mention) for NME), P(start)·P(end|start) for RE. */
   readonly score: number;
+  /**
+   * Only on NME spans that the link threshold made NME: the entity the mention would link to without it (KB id,
+   * title) and P(entity | mention), below the threshold.
+   */
+  readonly belowThreshold?: { readonly id: string; readonly label: string; readonly score: number };
 }
 
 /** A relation between two spans of the same result. */
@@ -115,6 +120,11 @@ export interface AnnotateOptions {
    * from titles and aliases (default: bundle's entities.aliasPriorWeight; 0 = the reader alone).
    */
   readonly aliasPriorWeight?: number;
+  /**
+   * Lowest probability a link may have: a mention whose best entity is less likely is NME, its score then
+   * P(NME | mention) (default: bundle's entities.linkThreshold, 0 when absent; 0 = every best entity is linked).
+   */
+  readonly linkThreshold?: number;
   /** Entity candidates per window (default: bundle's entities.topK). */
   readonly topK?: number;
   /** Relation candidates per window (default: bundle's relations.topK). */

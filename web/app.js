@@ -88,6 +88,7 @@ function showTooltip(event, result, span) {
   tip.replaceChildren(
     el('div', { class: 'head' }, `${span.text} → ${span.label}`),
     el('div', {}, `id ${span.id ?? '—'} · score ${fmt(span.score)}`),
+    span.belowThreshold ? el('div', { class: 'score' }, `below the link threshold: ${span.belowThreshold.label} ${fmt(span.belowThreshold.score)}`) : '',
     list.childElementCount > 0 ? el('div', { style: { marginTop: '.35rem' } }, 'Candidates:', list) : el('div', { class: 'score' }, 'no candidates for this task'),
   );
   tip.hidden = false;
@@ -133,7 +134,7 @@ function renderTable(result) {
     ...result.spans.map((s) =>
       el('tr', {},
         el('td', {}, s.text),
-        el('td', {}, s.label === NME ? el('span', { class: 'muted' }, 'not in KB') : `${s.label} `, s.id ? el('span', { class: 'muted small' }, s.id) : ''),
+        el('td', {}, s.label === NME ? el('span', { class: 'muted' }, s.belowThreshold ? `NME (below the link threshold: ${s.belowThreshold.label} ${fmt(s.belowThreshold.score)})` : 'not in KB') : `${s.label} `, s.id ? el('span', { class: 'muted small' }, s.id) : ''),
         el('td', {}, el('span', { class: 'bar', style: { width: `${Math.round(s.score * 60)}px` } }), fmt(s.score)),
       ),
     ),

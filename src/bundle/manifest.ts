@@ -16,6 +16,8 @@ export interface CandidateSource {
   readonly aliasTopK: number;
   /** Weight of log p(entity | mention text) from titles and aliases added to link logits; 0 = off. */
   readonly aliasPriorWeight: number;
+  /** Links whose probability is below this are NME (entities; 0 = every argmax link stands). */
+  readonly linkThreshold: number;
   readonly useDocTopic: boolean;
 }
 
@@ -130,7 +132,7 @@ export function parseManifest(text: string, path: string): BundleManifest {
   const source = (field: string, required: boolean): CandidateSource | null => {
     const f = root.nested(field, required);
     if (f === null) return null;
-    return { index: f.string('index'), retriever: f.nullableString('retriever'), topK: f.integer('topK', 1), aliasTopK: f.integer('aliasTopK', 0, 0), aliasPriorWeight: f.nonNegative('aliasPriorWeight', 0), useDocTopic: f.boolean('useDocTopic', false) };
+    return { index: f.string('index'), retriever: f.nullableString('retriever'), topK: f.integer('topK', 1), aliasTopK: f.integer('aliasTopK', 0, 0), aliasPriorWeight: f.nonNegative('aliasPriorWeight', 0), linkThreshold: f.probability('linkThreshold', 0), useDocTopic: f.boolean('useDocTopic', false) };
   };
   const entities = source('entities', task !== 're');
   const relations = source('relations', task !== 'el');

@@ -28,6 +28,7 @@ Options:
   --top-k N               entity candidates per window
   --alias-top-k N         of those, how many may be entries the window names (KB titles, aliases); 0 = off
   --alias-prior-weight W  weight of p(entity | mention text) from names in linking; 0 = the reader alone
+  --link-threshold P      links less probable than P are NME, in [0, 1) (default: the bundle's; 0 = all)
   --relation-top-k N      relation candidates per window
   --window-size N, --window-stride N
   --window-strategy words|sentences
@@ -50,6 +51,7 @@ function annotateOptions(values: Record<string, string | boolean | undefined>): 
     ['topK', parseIntegerFlag('top-k', str('top-k'))],
     ['aliasTopK', parseIntegerFlag('alias-top-k', str('alias-top-k'), 0)],
     ['aliasPriorWeight', parseNumberFlag('alias-prior-weight', str('alias-prior-weight'), 0, 1000)],
+    ['linkThreshold', parseNumberFlag('link-threshold', str('link-threshold'), 0, 0.999999)],
     ['relationTopK', parseIntegerFlag('relation-top-k', str('relation-top-k'))],
     ['windowSize', parseIntegerFlag('window-size', str('window-size'))],
     ['windowStride', parseIntegerFlag('window-stride', str('window-stride'))],
@@ -105,7 +107,7 @@ export async function runAnnotate(argv: string[], io: CliIO): Promise<number> {
     options: {
       bundle: { type: 'string' }, file: { type: 'string' }, input: { type: 'string' }, format: { type: 'string' },
       'batch-size': { type: 'string' }, 'top-k': { type: 'string' }, 'relation-top-k': { type: 'string' },
-      'alias-top-k': { type: 'string' }, 'alias-prior-weight': { type: 'string' },
+      'alias-top-k': { type: 'string' }, 'alias-prior-weight': { type: 'string' }, 'link-threshold': { type: 'string' },
       'window-size': { type: 'string' }, 'window-stride': { type: 'string' }, 'window-strategy': { type: 'string' }, threshold: { type: 'string' }, 'relations-per-pair': { type: 'string' }, task: { type: 'string' },
       output: { type: 'string' }, resume: { type: 'boolean' },
       candidates: { type: 'boolean' }, 'keep-nme': { type: 'boolean' }, 'doc-topic': { type: 'boolean' }, threads: { type: 'string' },

@@ -8,7 +8,8 @@ export function formatResult(result: RelikResult, title?: string): string {
   if (result.spans.length === 0) lines.push('  (no entity mentions found)');
   for (const span of result.spans) {
     const link = span.id === null ? span.label : `${span.label} [${span.id}]`;
-    lines.push(`  ${span.start}-${span.end}  ${JSON.stringify(span.text)} -> ${link}  (${span.score.toFixed(2)})`);
+    const below = span.belowThreshold === undefined ? '' : `; below the link threshold: ${span.belowThreshold.label} [${span.belowThreshold.id}] ${span.belowThreshold.score.toFixed(2)}`;
+    lines.push(`  ${span.start}-${span.end}  ${JSON.stringify(span.text)} -> ${link}  (${span.score.toFixed(2)}${below})`);
   }
   if (result.triplets.length > 0) lines.push('', '  Relations:');
   for (const t of result.triplets) {

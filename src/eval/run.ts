@@ -46,6 +46,7 @@ options:
   --top-k N             entity candidates per window (retrieved)
   --alias-top-k N       entity candidates per window found by name (titles, aliases); 0 = off
   --alias-prior-weight W  weight of p(entity | mention text) from names in linking; 0 = off
+  --link-threshold P    links less probable than P are NME, in [0, 1) (default: the bundle's; 0 = all)
   --threshold P         relation threshold in [0, 1) (default: the bundle's, tuned on dev)
   --relations-per-pair N  relations kept per ordered mention pair, best first; 0 = all (default: the bundle's)
   --skip-recall         do not request candidates / compute retriever recall
@@ -121,6 +122,7 @@ export async function runEvalWith(
         'top-k': { type: 'string' },
         'alias-top-k': { type: 'string' },
         'alias-prior-weight': { type: 'string' },
+        'link-threshold': { type: 'string' },
         threshold: { type: 'string' },
         'relations-per-pair': { type: 'string' },
         'skip-recall': { type: 'boolean', default: false },
@@ -145,6 +147,7 @@ export async function runEvalWith(
     const topK = positiveInt('top-k', values['top-k']);
     const aliasTopK = positiveInt('alias-top-k', values['alias-top-k'], 0);
     const aliasPriorWeight = numberFlag('alias-prior-weight', values['alias-prior-weight'], 0);
+    const linkThreshold = numberFlag('link-threshold', values['link-threshold'], 0, 1);
     const relationThreshold = numberFlag('threshold', values.threshold, 0, 1);
     const relationsPerPair = positiveInt('relations-per-pair', values['relations-per-pair'], 0);
     const task = values.task;
@@ -177,6 +180,7 @@ export async function runEvalWith(
       ...(topK !== undefined ? { topK } : {}),
       ...(aliasTopK !== undefined ? { aliasTopK } : {}),
       ...(aliasPriorWeight !== undefined ? { aliasPriorWeight } : {}),
+      ...(linkThreshold !== undefined ? { linkThreshold } : {}),
       ...(relationThreshold !== undefined ? { relationThreshold } : {}),
       ...(relationsPerPair !== undefined ? { relationsPerPair } : {}),
     };

@@ -6,7 +6,7 @@ import { buildReaderPasses, windowTextLength, type ReaderPass } from '../reader/
 import type { Reader } from '../reader/reader.js';
 import type { Candidate, GivenMention, RelikResult, Task, WindowInfo, Word } from '../types.js';
 import type { CandidateSource, ReaderCandidate } from './candidates.js';
-import { mergeWindowPredictions, type WindowSpan, type WindowTriplet } from './merge.js';
+import { lostLinkScore, mergeWindowPredictions, type WindowSpan, type WindowTriplet } from './merge.js';
 import type { RetrievalQuery } from './retriever.js';
 import { documentWindows, type WordWindow } from './windows.js';
 
@@ -227,6 +227,7 @@ export async function annotateDocuments(
         endsPerStart: manifest.reader.endsPerStart,
         relationThreshold: options.relationThreshold,
         linkEntities: usesEntities,
+        linkThreshold: options.linkThreshold,
         extractRelations: usesRelations,
         ...(window.givenMentions === undefined ? {} : { givenMentions: window.givenMentions }),
         ...(linkBonus === null ? {} : { linkBonus: linkBonus(window, ents) }),
@@ -235,11 +236,14 @@ export async function annotateDocuments(
       const patchSpans = (windowSpans[w] ??= new Map<string, WindowSpan>());
       prediction.mentions.forEach((m, i) => {
         const entity: Candidate | null = m.candidate < 0 ? null : toCandidate(ents[m.candidate] as ReaderCandidate);
+        const below = m.belowThreshold === undefined ? {} : { belowThreshold: { entity: toCandidate(ents[m.belowThreshold.candidate] as ReaderCandidate), score: m.belowThreshold.score } };
         const [firstWord, lastWord] = bounds[i] as readonly [number, number];
-        // Within a window, patches come in retrieval-rank order: a span keeps the first linked entity it gets.
+        // Within a window, patches come in retrieval-rank order: a span keeps the first linked entity it gets (while
+        // NME, the most probable link the threshold took from it).
         const key = `${firstWord}:${lastWord}`;
         const seen = patchSpans.get(key);
-        if (seen === undefined || (seen.entity === null && entity !== null)) patchSpans.set(key, { firstWord, lastWord, entity, score: m.linkScore });
+        const span: WindowSpan = { firstWord, lastWord, entity, score: m.linkScore, ...below };
+        if (seen === undefined || (seen.entity === null && (entity !== null || lostLinkScore(span) > lostLinkScore(seen)))) patchSpans.set(key, span);
       });
       for (const t of prediction.triplets) {
         (triplets[window.document] as WindowTriplet[]).push({

@@ -7,6 +7,8 @@ export interface WindowSpan {
   /** Linked entity, or null for NME / unlinked (RE). */
   readonly entity: Candidate | null;
   readonly score: number;
+  /** NME by the link threshold only: the entity that was most probable, and its probability. */
+  readonly belowThreshold?: { readonly entity: Candidate; readonly score: number };
 }
 
 export interface WindowTriplet {
@@ -23,9 +25,18 @@ export interface MergedPredictions {
 
 const key = (firstWord: number, lastWord: number): string => `${firstWord}:${lastWord}`;
 
-/** Prefer a linked entity over NME, then the higher score: the same span read in overlapping windows or patches. */
+/** How strongly an NME span was nearly linked: its lost link's probability, -1 when it lost none. */
+export function lostLinkScore(span: WindowSpan): number {
+  return span.belowThreshold?.score ?? -1;
+}
+
+/**
+ * Prefer a linked entity over NME, then (both NME) the one nearest to a link, then the higher score: the same span
+ * read in overlapping windows.
+ */
 function better(a: WindowSpan, b: WindowSpan): WindowSpan {
   if ((a.entity === null) !== (b.entity === null)) return a.entity !== null ? a : b;
+  if (a.entity === null && lostLinkScore(a) !== lostLinkScore(b)) return lostLinkScore(b) > lostLinkScore(a) ? b : a;
   return b.score > a.score ? b : a;
 }
 
@@ -96,6 +107,9 @@ export function mergeWindowPredictions(
         label: span.entity?.title ?? NME_LABEL,
         id: span.entity?.id ?? null,
         score: span.score,
+        ...(span.entity === null && span.belowThreshold !== undefined
+          ? { belowThreshold: { id: span.belowThreshold.entity.id, label: span.belowThreshold.entity.title, score: span.belowThreshold.score } }
+          : {}),
       };
       return { k, annotated };
     })

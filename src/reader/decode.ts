@@ -1,4 +1,4 @@
-import type { ReaderPass } from './input.js';
+import type { CandidateSlot, ReaderPass } from './input.js';
 import { FeatureView, dot, gelu, geluSum, sigmoid, type HeadParameters, type PassOutput } from './heads.js';
 
 /** A mention found in one pass, in window-relative words [firstWord, lastWord]. */
@@ -16,6 +16,8 @@ export interface LinkedMention extends PassMention {
   /** Index into the window's entity candidates; -1 = NME. */
   readonly candidate: number;
   readonly linkScore: number;
+  /** NME by the link threshold only: the candidate that was most probable, and its probability. */
+  readonly belowThreshold?: { readonly candidate: number; readonly score: number };
 }
 
 export interface PassTriplet {
@@ -42,6 +44,8 @@ export interface DecodeOptions {
    * for NME), e.g. weight x log p(entity | mention text); the mention links to the argmax of the sums.
    */
   readonly linkBonus?: (mention: PassMention, candidate: number) => number;
+  /** A mention whose best entity has a lower probability than this is NME (0 or absent: the argmax stands). */
+  readonly linkThreshold?: number;
   /** Given mentions as window-relative [firstWord, lastWord]; skips mention detection. */
   readonly givenMentions?: readonly (readonly [number, number])[];
 }
@@ -118,19 +122,26 @@ export function decodePass(pass: ReaderPass, output: PassOutput, heads: HeadPara
   const mentions: LinkedMention[] = found.map((m, i) => {
     const logits = entityLogits[i] as number[];
     if (!options.linkEntities || logits.length === 0) return { ...m, candidate: -1, linkScore: m.detectionScore };
-    const probabilities = softmax(logits);
-    let best = argmax(probabilities);
     const bonus = options.linkBonus;
-    if (bonus !== undefined) {
-      const combined = softmax(logits.map((l, k) => l + bonus(m, (pass.entitySlots[k] as { candidate: number }).candidate)));
-      best = argmax(combined);
-      return { ...m, candidate: (pass.entitySlots[best] as { candidate: number }).candidate, linkScore: combined[best] as number };
-    }
-    return { ...m, candidate: (pass.entitySlots[best] as { candidate: number }).candidate, linkScore: probabilities[best] as number };
+    const probabilities = softmax(bonus === undefined ? logits : logits.map((l, k) => l + bonus(m, (pass.entitySlots[k] as CandidateSlot).candidate)));
+    return { ...m, ...chooseEntity(pass.entitySlots, probabilities, options.linkThreshold ?? 0) };
   });
 
   const triplets = options.extractRelations ? scoreRelations(pass, view, heads, found, entityLogits, options.relationThreshold) : [];
   return { mentions, triplets };
+}
+
+/**
+ * The most probable slot's candidate (-1 = NME) and its probability; a candidate below `threshold` gives way to
+ * NME, scored by the probability of the NME slot (0 when the pass has none), and is kept as `belowThreshold`.
+ */
+export function chooseEntity(slots: readonly CandidateSlot[], probabilities: readonly number[], threshold: number): Pick<LinkedMention, 'candidate' | 'linkScore' | 'belowThreshold'> {
+  const best = argmax(probabilities);
+  const candidate = (slots[best] as CandidateSlot).candidate;
+  const score = probabilities[best] as number;
+  if (candidate < 0 || score >= threshold) return { candidate, linkScore: score };
+  const nme = slots.findIndex((slot) => slot.candidate < 0);
+  return { candidate: -1, linkScore: nme < 0 ? 0 : (probabilities[nme] as number), belowThreshold: { candidate, score } };
 }
 
 function scoreRelations(

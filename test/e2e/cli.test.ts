@@ -155,14 +155,43 @@ function tripletTexts(json: string): (string | undefined)[][] {
 }
 
 describe('the default bundle (models/default), as in the README', () => {
-  it('loads, links the README example to the KB and extracts its triplet', async () => {
-    const text = 'John Wilkes Booth, who assassinated President Lincoln, was an actor.';
+  it('loads, links the README example to the KB and extracts its triplets', async () => {
+    const text = 'Lee Harvey Oswald shot President John F. Kennedy in Dallas, Texas.';
     const out = await relik(['annotate', '--format', 'json', text]);
     expect(out.code, out.stderr).toBe(0);
     const triplets = tripletTexts(out.stdout);
-    expect(triplets).toContainEqual(['John Wilkes Booth', 'Kill', 'President Lincoln']);
-    const spans = (JSON.parse(out.stdout) as { spans: { text: string; id: string | null }[] }).spans;
-    expect(spans).toContainEqual(expect.objectContaining({ text: 'President Lincoln', id: 'wiki:Abraham Lincoln' }));
+    expect(triplets).toContainEqual(['Lee Harvey Oswald', 'Kill', 'President John F. Kennedy']);
+    expect(triplets).toContainEqual(['Dallas', 'Located_In', 'Texas']);
+    type Span = { text: string; id: string | null; belowThreshold?: { id: string } };
+    const spans = (JSON.parse(out.stdout) as { spans: Span[] }).spans;
+    expect(spans.map((s) => [s.text, s.id])).toEqual([
+      ['Lee Harvey Oswald', null],
+      ['President John F. Kennedy', 'wiki:John F. Kennedy'],
+      ['Dallas', 'wiki:Dallas'],
+      ['Texas', 'wiki:Texas'],
+    ]);
+    // Oswald is not in the KB: the reader's wrong link (0.76) is below the bundle's link threshold and shown beside it.
+    expect(spans[0]?.belowThreshold?.id).toBe('wiki:John F. Kennedy');
+  });
+
+  it('the link threshold: below it a link is NME and kept as belowThreshold; --link-threshold 0 links it', async () => {
+    const text = 'John Wilkes Booth, who assassinated President Lincoln, was an actor.';
+    type Span = { text: string; id: string | null; score: number; belowThreshold?: { id: string; score: number } };
+    const spansOf = async (args: string[]): Promise<Span[]> => {
+      const out = await relik(['annotate', '--format', 'json', ...args, text]);
+      expect(out.code, out.stderr).toBe(0);
+      expect(tripletTexts(out.stdout)).toContainEqual(['John Wilkes Booth', 'Kill', 'President Lincoln']);
+      return (JSON.parse(out.stdout) as { spans: Span[] }).spans;
+    };
+    const lincoln = (spans: Span[]): Span | undefined => spans.find((s) => s.text === 'President Lincoln');
+    const thresholded = lincoln(await spansOf([]));
+    const all = lincoln(await spansOf(['--link-threshold', '0']));
+    expect(all).toMatchObject({ id: 'wiki:Abraham Lincoln' });
+    expect(all?.belowThreshold).toBeUndefined();
+    expect(thresholded).toMatchObject({ id: null, belowThreshold: { id: 'wiki:Abraham Lincoln', score: all?.score } });
+    const bad = await relik(['annotate', '--link-threshold', '1', text]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--link-threshold must be/);
   });
 
   it('reads a multi-sentence text one sentence at a time and relates within each sentence', async () => {

@@ -92,10 +92,10 @@ describe('relik eval command', () => {
       const bundle = await load(d);
       return { ...bundle, annotate: (inputs, options) => (seen.push(options), bundle.annotate(inputs, options)) };
     };
-    const argv = ['b', file, '--threshold', '0.3', '--alias-top-k', '0', '--alias-prior-weight', '0.5', '--relations-per-pair', '1', '--batch-size', '2'];
+    const argv = ['b', file, '--threshold', '0.3', '--link-threshold', '0.7', '--alias-top-k', '0', '--alias-prior-weight', '0.5', '--relations-per-pair', '1', '--batch-size', '2'];
     expect(await runEvalWith(argv, { stdout: new Sink(), stderr: new Sink() }, recording)).toBe(0);
     expect(seen.length).toBe(2);
-    for (const options of seen) expect(options).toMatchObject({ relationThreshold: 0.3, aliasTopK: 0, aliasPriorWeight: 0.5, relationsPerPair: 1 });
+    for (const options of seen) expect(options).toMatchObject({ relationThreshold: 0.3, linkThreshold: 0.7, aliasTopK: 0, aliasPriorWeight: 0.5, relationsPerPair: 1 });
   });
 
   it('lists the known datasets for an unknown name (exit code 2)', async () => {

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AliasTable } from '../../src/index/aliases.js';
 import { readPassages } from '../../src/index/passages.js';
 import { BundleError, Relik } from '../../src/index.js';
+import type { RelikResult } from '../../src/types.js';
 
 const fixtures = join(import.meta.dirname, '..', '..', 'fixtures', 'bundles');
 
@@ -118,6 +119,8 @@ describe('Relik.annotate', () => {
     await expect(el.annotate('ok', { aliasPriorWeight: Number.NaN })).rejects.toThrow(/options.aliasPriorWeight must be a finite number >= 0, got NaN/);
     await expect(el.annotate('ok', { windowSize: 8, windowStride: 9 })).rejects.toThrow(/options.windowStride \(9\) must not exceed windowSize \(8\)/);
     await expect(el.annotate('ok', { relationThreshold: 1.5 })).rejects.toThrow(/options.relationThreshold must be a number in \[0, 1\)/);
+    await expect(el.annotate('ok', { linkThreshold: 1 })).rejects.toThrow(new RangeError('options.linkThreshold must be a number in [0, 1), got 1'));
+    await expect(el.annotate('ok', { linkThreshold: '0.5' as unknown as number })).rejects.toThrow(/options.linkThreshold must be a number in \[0, 1\), got 0.5/);
     await expect(el.annotate('ok', { relationsPerPair: 0.5 })).rejects.toThrow(/options.relationsPerPair must be an integer >= 0, got 0.5/);
     await expect(el.annotate('bad \uD800 text')).rejects.toThrow(/not valid Unicode: it contains an unpaired UTF-16 surrogate/);
     await expect(el.annotate({ text: 'New York', words: [{ text: 'York', start: 4, end: 8 }, { text: 'New', start: 0, end: 3 }] })).rejects.toThrow(/texts\[0\]\.words\[1\]/);
@@ -195,6 +198,52 @@ describe('Relik.load', () => {
       await writeFile(join(b, 'relik.json'), JSON.stringify({ ...m, task: 'ner' }));
     });
     await expect(Relik.load(badTask)).rejects.toThrow(/relik.json: task must be one of el, re, cie, got "ner"/);
+    const badThreshold = await copyBundle('badlink', async (b) => {
+      const m = JSON.parse(await readFile(join(b, 'relik.json'), 'utf8')) as { entities: Record<string, unknown> };
+      await writeFile(join(b, 'relik.json'), JSON.stringify({ ...m, entities: { ...m.entities, linkThreshold: 1.5 } }));
+    });
+    await expect(Relik.load(badThreshold)).rejects.toThrow(/relik.json: entities.linkThreshold must be a number in \[0, 1\], got 1.5/);
+  });
+
+  it("takes entities.linkThreshold as the default link threshold; a call's linkThreshold overrides it", async () => {
+    const text = 'Marie Curie works for Acme Corporation in Paris. Ada Lovelace lived in London.';
+    const plain = await Relik.load(join(fixtures, 'tiny-el'));
+    const mentions = [[{ start: 0, end: 11 }, { start: 22, end: 38 }, { start: 42, end: 47 }, { start: 49, end: 61 }, { start: 71, end: 77 }]];
+    let base: RelikResult;
+    try {
+      base = await plain.annotate(text, { mentions, keepNme: true, aliasTopK: 3, aliasPriorWeight: 2 });
+    } finally {
+      await plain.close();
+    }
+    const linked = base.spans.filter((s) => s.id !== null);
+    expect(linked.length).toBeGreaterThan(1);
+    const scores = linked.map((s) => s.score).sort((a, b) => a - b);
+    const cut = ((scores[0] as number) + (scores[scores.length - 1] as number)) / 2; // between the weakest and strongest link
+    expect(scores[0]).toBeLessThan(cut);
+    const strict = await copyBundle('linkthreshold', async (b) => {
+      const m = JSON.parse(await readFile(join(b, 'relik.json'), 'utf8')) as { entities: Record<string, unknown> };
+      await writeFile(join(b, 'relik.json'), JSON.stringify({ ...m, entities: { ...m.entities, linkThreshold: cut } }));
+    });
+    const thresholded = await Relik.load(strict);
+    try {
+      const result = await thresholded.annotate(text, { mentions, keepNme: true, aliasTopK: 3, aliasPriorWeight: 2 });
+      // Same mentions; the links below the threshold are NME now, the others unchanged.
+      expect(result.spans.map((s) => s.start)).toEqual(base.spans.map((s) => s.start));
+      result.spans.forEach((span, i) => {
+        const before = base.spans[i]!;
+        if (before.id !== null && before.score >= cut) expect(span).toEqual(before);
+        else if (before.id !== null) {
+          // made NME by the threshold: the link it would have had is kept beside it
+          expect([span.id, span.label]).toEqual([null, '--NME--']);
+          expect(span.belowThreshold).toEqual({ id: before.id, label: before.label, score: before.score });
+          expect(span.score).toBeLessThan(before.score);
+        } else expect(span).toEqual(before);
+      });
+      expect(result.spans.filter((s) => s.id === null).length).toBeGreaterThan(base.spans.filter((s) => s.id === null).length);
+      expect(await thresholded.annotate(text, { mentions, keepNme: true, aliasTopK: 3, aliasPriorWeight: 2, linkThreshold: 0 })).toEqual(base);
+    } finally {
+      await thresholded.close();
+    }
   });
 });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodePass, softmax } from '../../src/reader/decode.js';
+import { chooseEntity, decodePass, softmax } from '../../src/reader/decode.js';
 import { erf, gelu, geluExact, type HeadParameters } from '../../src/reader/heads.js';
 import { buildReaderPasses, type ReaderVocabulary } from '../../src/reader/input.js';
 
@@ -98,6 +98,41 @@ describe('decodePass', () => {
     expect(decodePass(el, unlinkable, heads, options).mentions[0]!.candidate).toBe(-1);
     expect(decodePass(el, unlinkable, heads, { ...options, linkBonus: (_m, c) => (c < 0 ? -2 : c === 1 ? 0 : -3) }).mentions[0]!.candidate).toBe(1);
     expect(decodePass(el, unlinkable, heads, { ...options, linkBonus: (_m, c) => (c < 0 ? 0 : -1) }).mentions[0]!.candidate).toBe(-1);
+  });
+
+  it('a link below linkThreshold gives way to NME, scored by the NME slot', () => {
+    const out = outputs(el.inputIds.length, (p, row, start) => {
+      if (p === 2) start.value = 3;
+      row[0] = p === 2 ? 1 : 0;
+      row[1] = p === 3 ? 2 : -5;
+      if (p === 2) row.set([1, 0], 2);
+      if (p === 3) row.set([1, 0], 4);
+      if (p === 9) row.set([3, 0], 2);
+      if (p === 7) row.set([0, 3], 2);
+    });
+    const M = [gelu(2), gelu(0)];
+    const probabilities = softmax([0, gelu(0) * M[0]! + gelu(3) * M[1]!, gelu(3) * M[0]! + gelu(0) * M[1]!]);
+    const options = { endsPerStart: 'one', relationThreshold: 0.5, linkEntities: true, extractRelations: false } as const;
+    const at = (linkThreshold: number) => decodePass(el, out, heads, { ...options, linkThreshold }).mentions[0]!;
+    expect(probabilities[2]).toBeGreaterThan(0.5);
+    expect(probabilities[2]).toBeLessThan(0.999);
+    // At or below the link's probability the link stands, as without a threshold; above it the mention is NME.
+    expect([at(0).candidate, at(0).linkScore]).toEqual([1, decodePass(el, out, heads, options).mentions[0]!.linkScore]);
+    expect(at(at(0).linkScore).candidate).toBe(1); // a threshold equal to the link's probability keeps it
+    const nme = at(0.999);
+    expect(nme.candidate).toBe(-1);
+    expect(nme.linkScore).toBeCloseTo(probabilities[0]!, 6);
+    expect(nme.belowThreshold).toEqual({ candidate: 1, score: at(0).linkScore });
+    expect(at(0).belowThreshold).toBeUndefined();
+    expect([nme.firstWord, nme.lastWord]).toEqual([1, 1]); // the mention is kept, only its link is dropped
+  });
+
+  it('chooseEntity: NME as argmax stays NME at any threshold; a pass without an NME slot scores 0', () => {
+    const slots = [{ position: 6, candidate: -1 }, { position: 7, candidate: 0 }, { position: 9, candidate: 1 }];
+    expect(chooseEntity(slots, [0.5, 0.3, 0.2], 0.9)).toEqual({ candidate: -1, linkScore: 0.5 });
+    expect(chooseEntity(slots, [0.1, 0.3, 0.6], 0.6)).toEqual({ candidate: 1, linkScore: 0.6 });
+    expect(chooseEntity(slots, [0.1, 0.3, 0.6], 0.61)).toEqual({ candidate: -1, linkScore: 0.1, belowThreshold: { candidate: 1, score: 0.6 } });
+    expect(chooseEntity(slots.slice(1), [0.4, 0.6], 0.7)).toEqual({ candidate: -1, linkScore: 0, belowThreshold: { candidate: 1, score: 0.6 } });
   });
 
   it('"all" keeps every end above 0.5; given mentions skip detection', () => {

@@ -48,6 +48,27 @@ describe('mergeWindowPredictions', () => {
     expect(merged.triplets).toEqual([{ subject: 1, relation: 'met', relationId: 'P19', object: 0, score: 0.9 }]);
   });
 
+  it('an NME span made so by the link threshold carries the link it lost (the nearest to a link of its windows); a window that links the span wins', () => {
+    const lost = { entity: merkel, score: 0.55 };
+    const merged = mergeWindowPredictions(
+      text,
+      words,
+      [
+        { firstWord: 2, lastWord: 2, entity: null, score: 0.9 },
+        { firstWord: 2, lastWord: 2, entity: null, score: 0.2, belowThreshold: lost },
+        { firstWord: 2, lastWord: 2, entity: null, score: 0.3, belowThreshold: { entity: merkel, score: 0.5 } },
+        { firstWord: 0, lastWord: 0, entity: null, score: 0.3, belowThreshold: { entity: obama, score: 0.6 } },
+        { firstWord: 0, lastWord: 0, entity: obama, score: 0.85 },
+      ],
+      [],
+      true,
+    );
+    expect(merged.spans).toEqual([
+      { start: 0, end: 5, text: 'Obama', label: 'Barack Obama', id: 'Q76', score: 0.85 },
+      { start: 10, end: 16, text: 'Merkel', label: '--NME--', id: null, score: 0.2, belowThreshold: { id: 'Q567', label: 'Angela Merkel', score: 0.55 } },
+    ]);
+  });
+
   it('keeps NME spans that a triplet needs even without keepNme, and handles empty input', () => {
     const merged = mergeWindowPredictions(text, words, [{ firstWord: 0, lastWord: 0, entity: null, score: 0.5 }, { firstWord: 2, lastWord: 2, entity: merkel, score: 0.5 }], [{ subject: [0, 0], object: [2, 2], relation: bornIn, score: 0.7 }], false);
     expect(merged.spans).toHaveLength(2);
