@@ -72,6 +72,13 @@ class Fields {
     return value;
   }
 
+  /** A threshold in [0, 1), as the annotate options take it (1 would turn every decision off). */
+  threshold(field: string, fallback: number): number {
+    const value = this.object[field] ?? fallback;
+    if (typeof value !== 'number' || !(value >= 0 && value < 1)) this.fail(field, 'a number in [0, 1)');
+    return value;
+  }
+
   nonNegative(field: string, fallback: number): number {
     const value = this.object[field] ?? fallback;
     if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) this.fail(field, 'a number >= 0');
@@ -132,7 +139,7 @@ export function parseManifest(text: string, path: string): BundleManifest {
   const source = (field: string, required: boolean): CandidateSource | null => {
     const f = root.nested(field, required);
     if (f === null) return null;
-    return { index: f.string('index'), retriever: f.nullableString('retriever'), topK: f.integer('topK', 1), aliasTopK: f.integer('aliasTopK', 0, 0), aliasPriorWeight: f.nonNegative('aliasPriorWeight', 0), linkThreshold: f.probability('linkThreshold', 0), useDocTopic: f.boolean('useDocTopic', false) };
+    return { index: f.string('index'), retriever: f.nullableString('retriever'), topK: f.integer('topK', 1), aliasTopK: f.integer('aliasTopK', 0, 0), aliasPriorWeight: f.nonNegative('aliasPriorWeight', 0), linkThreshold: f.threshold('linkThreshold', 0), useDocTopic: f.boolean('useDocTopic', false) };
   };
   const entities = source('entities', task !== 're');
   const relations = source('relations', task !== 'el');

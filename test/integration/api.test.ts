@@ -200,9 +200,9 @@ describe('Relik.load', () => {
     await expect(Relik.load(badTask)).rejects.toThrow(/relik.json: task must be one of el, re, cie, got "ner"/);
     const badThreshold = await copyBundle('badlink', async (b) => {
       const m = JSON.parse(await readFile(join(b, 'relik.json'), 'utf8')) as { entities: Record<string, unknown> };
-      await writeFile(join(b, 'relik.json'), JSON.stringify({ ...m, entities: { ...m.entities, linkThreshold: 1.5 } }));
+      await writeFile(join(b, 'relik.json'), JSON.stringify({ ...m, entities: { ...m.entities, linkThreshold: 1 } }));
     });
-    await expect(Relik.load(badThreshold)).rejects.toThrow(/relik.json: entities.linkThreshold must be a number in \[0, 1\], got 1.5/);
+    await expect(Relik.load(badThreshold)).rejects.toThrow(/relik.json: entities.linkThreshold must be a number in \[0, 1\), got 1/);
   });
 
   it("takes entities.linkThreshold as the default link threshold; a call's linkThreshold overrides it", async () => {
