@@ -11,13 +11,16 @@ import {
   compareMentions,
   compareTriplets,
   countsByRelation,
+  diffCounts,
   entityRecall,
   goldEntity,
   goldItems,
   predictedEntity,
   predictedItems,
+  addCounts,
   prf,
   relationRecall,
+  type Counts,
 } from './metrics.js';
 import {
   Accumulator,
@@ -72,6 +75,24 @@ export interface EvaluateOptions {
   readonly onProgress?: (progress: EvalProgress) => void;
   /** Dataset reading issues to include in the report. */
   readonly datasetIssues?: IssueSummary;
+  /**
+   * Link thresholds in [0, 1) to score EL at (`metrics.linkThresholdCurve`): the documents are annotated once at
+   * link threshold 0 (so `metrics.el` is that of threshold 0) and rescored at each. EL datasets only.
+   */
+  readonly linkThresholdSweep?: readonly number[];
+}
+
+/** The link thresholds `relik eval --link-threshold-sweep` scores: 0, 0.05, ..., 0.95. */
+export const LINK_THRESHOLD_GRID: readonly number[] = Array.from({ length: 20 }, (_, i) => i / 20);
+
+/**
+ * EL InKB counts of one document had links less probable than `threshold` been NME: a pure rescoring of the
+ * spans' link probabilities, the same as annotating at that threshold except in windows read in several passes.
+ */
+export function linkCountsAt(doc: EvalDocument, result: RelikResult, entityKey: EntityKey, threshold: number): Counts {
+  const gold = goldItems(doc, entityKey).spans;
+  const predicted = result.spans.map((s) => ({ start: s.start, end: s.end, entity: s.score >= threshold ? predictedEntity(s, entityKey) : null }));
+  return diffCounts(compareLinks(gold, predicted));
 }
 
 const TASKS: readonly Task[] = ['el', 're', 'cie'];
@@ -193,14 +214,26 @@ export async function evaluate(
     normalize: (t) => aliases.get(t.relation) ?? aliases.get(t.relationId) ?? t.relation,
     normalizeTitle,
   };
+  const sweep = options.linkThresholdSweep ?? [];
+  const doEl = hasEl(runTask) && hasEl(options.datasetTask);
+  if (sweep.length > 0) {
+    if (!doEl) throw new RangeError(`linkThresholdSweep needs an EL dataset and an EL or cie bundle; this run is ${options.datasetTask} with task ${runTask}`);
+    sweep.forEach((t, i) => {
+      if (typeof t !== 'number' || !(t >= 0 && t < 1)) throw new RangeError(`linkThresholdSweep[${i}] must be a number in [0, 1), got ${String(t)}`);
+    });
+    const fixed = options.annotateOptions?.linkThreshold;
+    if (fixed !== undefined && fixed !== 0) throw new RangeError(`linkThresholdSweep annotates at link threshold 0; remove annotateOptions.linkThreshold (${fixed})`);
+  }
   const annotateOptions: AnnotateOptions = {
     ...options.annotateOptions,
     ...(runTask !== bundleTask ? { task: runTask } : {}),
+    ...(sweep.length > 0 ? { linkThreshold: 0 } : {}),
     keepNme: true,
     ...(scoring.recall ? { returnCandidates: true, returnWindows: true } : {}),
   };
   const reMode = options.datasetTask === 'cie' ? 'strict' : 'boundaries';
   const acc = new Accumulator(ks);
+  let sweepCounts: Counts[] = sweep.map(() => ({ tp: 0, fp: 0, fn: 0 }));
   const errors: DocumentErrors[] = [];
   const counts = {
     documents: 0, goldSpans: 0, goldLinked: 0, goldNme: 0, goldTriplets: 0, predictedSpans: 0, predictedLinked: 0,
@@ -217,6 +250,7 @@ export async function evaluate(
       if (result.text !== doc.text) throw new Error(`annotate result ${i} of document "${doc.id}" has a different text than its input`);
       const c = compareDocument(doc, result, scoring);
       acc.add(c);
+      if (sweep.length > 0) sweepCounts = sweep.map((t, k) => addCounts(sweepCounts[k] as Counts, linkCountsAt(doc, result, entityKey, t)));
       counts.documents += 1;
       counts.goldSpans += doc.spans.length;
       const linked = doc.spans.filter((s) => goldEntity(s, entityKey) !== null).length;
@@ -240,7 +274,6 @@ export async function evaluate(
     options.onProgress?.({ done: counts.documents, total: options.total ?? null, elapsedSeconds: elapsed() });
   }
 
-  const doEl = hasEl(runTask) && hasEl(options.datasetTask);
   const doRe = hasRe(runTask) && hasRe(options.datasetTask);
   const seconds = elapsed();
   return {
@@ -258,6 +291,7 @@ export async function evaluate(
       ...(doRe ? { re: { boundaries: prf(acc.reBoundaries), strict: prf(acc.reStrict) } } : {}),
       ...(doEl && scoring.recall && acc.entityRecall.total > 0 ? { entityRecall: recallReport(acc.entityRecall, ks) } : {}),
       ...(doRe && scoring.recall && acc.relationRecall.total > 0 ? { relationRecall: recallReport(acc.relationRecall, ks) } : {}),
+      ...(sweep.length > 0 ? { linkThresholdCurve: sweep.map((threshold, k) => ({ threshold, ...prf(sweepCounts[k] as Counts) })) } : {}),
     },
     ...(doRe ? { perRelation: perRelationReport(acc.relBoundaries, acc.relStrict) } : {}),
     timing: { seconds, documentsPerSecond: seconds > 0 ? counts.documents / seconds : 0 },

@@ -53,6 +53,11 @@ export interface ReportMetrics {
   readonly re?: { readonly boundaries: Prf; readonly strict: Prf };
   readonly entityRecall?: RecallReport;
   readonly relationRecall?: RecallReport;
+  /**
+   * EL InKB scores had links less probable than each threshold been NME (rescored from one pass at link
+   * threshold 0), lowest threshold first; only when asked for (`linkThresholdSweep`).
+   */
+  readonly linkThresholdCurve?: readonly (Prf & { readonly threshold: number })[];
 }
 
 /** A span in the error listing. */

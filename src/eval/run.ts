@@ -8,7 +8,7 @@ import { IssueLog } from '../data/issues.js';
 import { dataRoot, datasetNames, getDataset, loadDataset } from '../data/registry.js';
 import type { RelationPassage } from '../data/readers/relations.js';
 import type { AnnotateOptions, Task } from '../types.js';
-import { evaluate, type Annotator } from './evaluate.js';
+import { LINK_THRESHOLD_GRID, evaluate, type Annotator } from './evaluate.js';
 import { progressReporter } from './progress.js';
 import { formatReport } from './table.js';
 
@@ -47,6 +47,7 @@ options:
   --alias-top-k N       entity candidates per window found by name (titles, aliases); 0 = off
   --alias-prior-weight W  weight of p(entity | mention text) from names in linking; 0 = off
   --link-threshold P    links less probable than P are NME, in [0, 1) (default: the bundle's; 0 = all)
+  --link-threshold-sweep  annotate at link threshold 0 and score EL at 0, 0.05, ..., 0.95 (EL datasets)
   --threshold P         relation threshold in [0, 1) (default: the bundle's, tuned on dev)
   --relations-per-pair N  relations kept per ordered mention pair, best first; 0 = all (default: the bundle's)
   --skip-recall         do not request candidates / compute retriever recall
@@ -123,6 +124,7 @@ export async function runEvalWith(
         'alias-top-k': { type: 'string' },
         'alias-prior-weight': { type: 'string' },
         'link-threshold': { type: 'string' },
+        'link-threshold-sweep': { type: 'boolean', default: false },
         threshold: { type: 'string' },
         'relations-per-pair': { type: 'string' },
         'skip-recall': { type: 'boolean', default: false },
@@ -148,6 +150,8 @@ export async function runEvalWith(
     const aliasTopK = positiveInt('alias-top-k', values['alias-top-k'], 0);
     const aliasPriorWeight = numberFlag('alias-prior-weight', values['alias-prior-weight'], 0);
     const linkThreshold = numberFlag('link-threshold', values['link-threshold'], 0, 1);
+    const sweepLinks = values['link-threshold-sweep'] === true;
+    if (sweepLinks && linkThreshold !== undefined) throw new UsageError('--link-threshold-sweep annotates at link threshold 0; drop --link-threshold');
     const relationThreshold = numberFlag('threshold', values.threshold, 0, 1);
     const relationsPerPair = positiveInt('relations-per-pair', values['relations-per-pair'], 0);
     const task = values.task;
@@ -198,6 +202,7 @@ export async function runEvalWith(
       batchSize,
       annotateOptions,
       retrieverRecall: !values['skip-recall'],
+      ...(sweepLinks ? { linkThresholdSweep: LINK_THRESHOLD_GRID } : {}),
       total: documents.length,
       onProgress: progress.update,
       datasetIssues: issues.toJSON(),

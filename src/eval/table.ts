@@ -54,6 +54,13 @@ export function formatReport(report: EvalReport, maxRelations = 30): string {
     lines.push('RE strict n/a: the gold entities carry labels (types) and the bundle predicts none');
   }
   if (m.entityRecall) lines.push('', recallLine('entity retriever', m.entityRecall));
+  if (m.linkThresholdCurve && m.linkThresholdCurve.length > 0) {
+    const curve = m.linkThresholdCurve;
+    const best = curve.reduce((a, b) => (b.f1 > a.f1 ? b : a));
+    lines.push('', 'EL InKB by link threshold (links less probable are NME; rescored from one pass at 0):');
+    lines.push(pad([['threshold', 'P', 'R', 'F1'], ...curve.map((p) => [p.threshold.toFixed(2), pct(p.precision), pct(p.recall), pct(p.f1)])]));
+    lines.push(`best: ${best.threshold.toFixed(2)} (F1 ${pct(best.f1)})`);
+  }
   if (m.relationRecall) lines.push('', recallLine('relation retriever', m.relationRecall));
   if (report.perRelation) {
     const entries = Object.entries(report.perRelation);

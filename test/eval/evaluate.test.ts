@@ -123,6 +123,33 @@ describe('evaluate', () => {
     expect(report.metrics.el).toMatchObject({ tp: 2, fp: 1, fn: 1 });
   });
 
+  it('a link threshold sweep annotates at 0 and rescores EL at each threshold from the link scores', async () => {
+    // d1: John right (0.9), Rome right (0.4), an NME; d3: a wrong link (0.6).
+    const annotator = new FakeAnnotator((input) =>
+      input.text === 'Paris'
+        ? { spans: [{ ...span(0, 5, 'Paris (band)', 'Q1'), score: 0.6 }], triplets: [] }
+        : { spans: [{ ...span(0, 4, 'John Smith', 'Q1'), score: 0.9 }, span(15, 19, '--NME--'), { ...span(23, 27, 'Rome', 'Q220'), score: 0.4 }], triplets: [] },
+    );
+    const report = await evaluate(annotator, docs, {
+      dataset: 'toy', datasetTask: 'el', bundleTask: 'el', linkThresholdSweep: [0, 0.5, 0.7, 0.95], annotateOptions: { topK: 3 },
+    });
+    expect(annotator.calls.map((c) => c.options?.linkThreshold)).toEqual([0]);
+    expect(annotator.calls[0]?.options?.topK).toBe(3);
+    expect(report.metrics.el).toMatchObject({ tp: 2, fp: 1, fn: 1 }); // threshold 0: the run itself
+    expect(report.metrics.linkThresholdCurve?.map((p) => [p.threshold, p.tp, p.fp, p.fn])).toEqual([
+      [0, 2, 1, 1],
+      [0.5, 1, 1, 2], // Rome (0.4) is NME
+      [0.7, 1, 0, 2], // so is the wrong Paris link (0.6)
+      [0.95, 0, 0, 3],
+    ]);
+    expect(formatReport(report)).toMatch(/EL InKB by link threshold[\s\S]*0\.70 +100\.00 +33\.33 +50\.00[\s\S]*best: 0\.00 \(F1 66\.67\)/);
+    // Without the sweep there is no curve, and a sweep needs EL and threshold-0 runs.
+    expect((await evaluate(annotator, docs, { dataset: 'toy', datasetTask: 'el' })).metrics.linkThresholdCurve).toBeUndefined();
+    await expect(evaluate(annotator, docs, { dataset: 'toy', datasetTask: 're', linkThresholdSweep: [0.5] })).rejects.toThrow(/linkThresholdSweep needs an EL dataset/);
+    await expect(evaluate(annotator, docs, { dataset: 'toy', datasetTask: 'el', linkThresholdSweep: [1] })).rejects.toThrow('linkThresholdSweep[0] must be a number in [0, 1), got 1');
+    await expect(evaluate(annotator, docs, { dataset: 'toy', datasetTask: 'el', linkThresholdSweep: [0.5], annotateOptions: { linkThreshold: 0.8 } })).rejects.toThrow(/remove annotateOptions.linkThreshold \(0.8\)/);
+  });
+
   it('computes retriever recall from returned windows', async () => {
     const annotator = new FakeAnnotator(() => ({
       spans: [],

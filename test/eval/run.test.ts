@@ -117,6 +117,8 @@ describe('relik eval command', () => {
     [['b', 'x.jsonl', '--threshold', '1'], /--threshold must be a number in \[0, 1\), got "1"/],
     [['b', 'x.jsonl', '--threshold', 'high'], /--threshold must be a number in \[0, 1\), got "high"/],
     [['b', 'x.jsonl', '--relations-per-pair', 'one'], /--relations-per-pair must be an integer >= 0, got "one"/],
+    [['b', 'x.jsonl', '--link-threshold', '1.5'], /--link-threshold must be a number in \[0, 1\), got "1.5"/],
+    [['b', 'x.jsonl', '--link-threshold-sweep', '--link-threshold', '0.5'], /--link-threshold-sweep annotates at link threshold 0; drop --link-threshold/],
   ])('rejects %j with a usage error', async (argv, message) => {
     const stderr = new Sink();
     expect(await runEvalWith(argv, { stdout: new Sink(), stderr }, setup().load)).toBe(2);
