@@ -120,6 +120,18 @@ def relation_threshold(cfg: dict) -> float | None:
     return float(value)
 
 
+def link_threshold(cfg: dict, task: str) -> float:
+    """reader.linkThreshold: the bundle's entities.linkThreshold (the runtime makes a mention NME when its best
+    entity is less probable), in [0, 1); default 0 (every best entity is linked). Chosen on a dev set in the runtime
+    (`relik eval BUNDLE DATASET --link-threshold-sweep`), so a config states it rather than the build sweeping it."""
+    value = get(cfg, "reader.linkThreshold", 0)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+        raise ConfigError("reader.linkThreshold", f"must be a number in [0, 1), got {value!r}")
+    if value > 0 and task == "re":
+        raise ConfigError("reader.linkThreshold", "needs entity linking (task el or cie); this config's task is 're'")
+    return float(value)
+
+
 def relation_sample_gold(cfg: dict) -> float:
     """reader.relationSampleGold: probability in (0, 1] that a training window's relation sample holds its gold
     relations (needs reader.relationSample); default 1."""
@@ -301,6 +313,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     typed = span_candidates == "types"
     # checked before any data or model is loaded
     fixed_threshold, sample_gold, per_pair = relation_threshold(cfg), relation_sample_gold(cfg), relations_per_pair(cfg)
+    min_link = link_threshold(cfg, task)
     ema_decay, ema_from = weight_average(cfg)
     if typed and task != "cie":
         raise ConfigError("spanCandidates", f"'types' needs task 'cie' (the entity head picks the type), got {task!r}")
@@ -446,7 +459,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                       relations_per_pair=tcfg.relations_per_pair,
                       index_dtype=get(cfg, "export.indexDtype", "float16"), shared_encoder=shared,
                       alias_top_k=aliases["topK"] if aliases else 0,
-                      alias_prior_weight=aliases["priorWeight"] if aliases else 0.0,
+                      alias_prior_weight=aliases["priorWeight"] if aliases else 0.0, link_threshold=min_link,
                       quantize=quant_scheme(get(cfg, "export.quantize", True)), closed_entity_set=typed,
                       training={"config": cfg, "devMetrics": metrics, "data": report.as_dict(), "seed": seed,
                                 "baseModel": str(model_dir)})

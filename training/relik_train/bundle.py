@@ -48,6 +48,8 @@ class BundleSpec:
     # name lookup in the runtime (src/index/aliases.ts): candidates per window found by name, weight of the name prior
     alias_top_k: int = 0
     alias_prior_weight: float = 0.0
+    # links less probable than this are NME in the runtime (entities.linkThreshold); written only when > 0
+    link_threshold: float = 0.0
     # the entity candidates are a closed set read whole by every window (entity types, CoNLL04 "strict"): an index
     # without embeddings and no retriever, like the relations
     closed_entity_set: bool = False
@@ -124,6 +126,8 @@ def write_bundle(out: Path, spec: BundleSpec, reader: ReaderModel, reader_tok: T
                                 "topK": spec.entity_top_k,
                                 "aliasTopK": spec.alias_top_k, "aliasPriorWeight": spec.alias_prior_weight,
                                 "useDocTopic": False}
+    if spec.link_threshold > 0 and "entities" in manifest:
+        manifest["entities"]["linkThreshold"] = spec.link_threshold
     if spec.task in ("re", "cie"):
         if relations is None:
             raise ValueError(f"write_bundle: task {spec.task} needs relations")

@@ -146,6 +146,31 @@ def test_a_fixed_relation_threshold_replaces_the_dev_sweep(tmp_path):
     assert set(manifest["training"]["quantizationCheck"]) == {"dev", "test"}
 
 
+def test_a_link_threshold_is_written_for_the_runtime(tmp_path):
+    """reader.linkThreshold: entities.linkThreshold in relik.json (links less probable are NME in the runtime);
+    absent or 0: not written, so earlier bundles read the same."""
+    base_and_splits(tmp_path, 1)
+    run_build(tmp_path, config(tmp_path, linkThreshold=0.8))
+    manifest = json.loads((tmp_path / "bundle" / "relik.json").read_text(encoding="utf-8"))
+    assert manifest["entities"]["linkThreshold"] == 0.8
+    assert manifest["training"]["config"]["reader"]["linkThreshold"] == 0.8
+    run_build(tmp_path, config(tmp_path), "plain")
+    assert "linkThreshold" not in json.loads((tmp_path / "plain" / "relik.json").read_text(encoding="utf-8"))["entities"]
+
+
+@pytest.mark.parametrize("value", [1, 1.5, -0.1, "0.4", True])
+def test_a_link_threshold_must_lie_in_0_1(tmp_path, value):
+    with pytest.raises(ConfigError, match=r"reader.linkThreshold.*\[0, 1\)"):
+        run_build(tmp_path, config(tmp_path, linkThreshold=value))
+
+
+def test_a_link_threshold_needs_entity_linking(tmp_path):
+    cfg = {**config(tmp_path, linkThreshold=0.5), "task": "re"}
+    cfg.pop("spanCandidates")
+    with pytest.raises(ConfigError, match="reader.linkThreshold.*task el or cie"):
+        run_build(tmp_path, cfg)
+
+
 @pytest.mark.parametrize("value", [1, 1.5, -0.1, "0.4", True])
 def test_a_fixed_relation_threshold_must_lie_in_0_1(tmp_path, value):
     with pytest.raises(ConfigError, match=r"reader.relationThreshold.*\[0, 1\)"):
