@@ -7,6 +7,7 @@ import { relationAliases, type RelationPassage } from '../data/readers/relations
 import type { EvalDocument } from '../data/schema.js';
 import type { AnnotateOptions, DocumentInput, RelikResult, Task, Triplet } from '../types.js';
 import {
+  addCounts,
   compareLinks,
   compareMentions,
   compareTriplets,
@@ -17,7 +18,6 @@ import {
   goldItems,
   predictedEntity,
   predictedItems,
-  addCounts,
   prf,
   relationRecall,
   type Counts,
@@ -86,13 +86,13 @@ export interface EvaluateOptions {
 export const LINK_THRESHOLD_GRID: readonly number[] = Array.from({ length: 20 }, (_, i) => i / 20);
 
 /**
- * EL InKB counts of one document had links less probable than `threshold` been NME: a pure rescoring of the
+ * EL InKB counts of one document at each threshold, had links less probable been NME: a pure rescoring of the
  * spans' link probabilities, the same as annotating at that threshold except in windows read in several passes.
  */
-export function linkCountsAt(doc: EvalDocument, result: RelikResult, entityKey: EntityKey, threshold: number): Counts {
+export function linkCountsAt(doc: EvalDocument, result: RelikResult, entityKey: EntityKey, thresholds: readonly number[]): Counts[] {
   const gold = goldItems(doc, entityKey).spans;
-  const predicted = result.spans.map((s) => ({ start: s.start, end: s.end, entity: s.score >= threshold ? predictedEntity(s, entityKey) : null }));
-  return diffCounts(compareLinks(gold, predicted));
+  const linked = result.spans.map((s) => ({ start: s.start, end: s.end, entity: predictedEntity(s, entityKey), score: s.score }));
+  return thresholds.map((t) => diffCounts(compareLinks(gold, linked.map((s) => (s.score >= t ? s : { ...s, entity: null })))));
 }
 
 const TASKS: readonly Task[] = ['el', 're', 'cie'];
@@ -250,7 +250,10 @@ export async function evaluate(
       if (result.text !== doc.text) throw new Error(`annotate result ${i} of document "${doc.id}" has a different text than its input`);
       const c = compareDocument(doc, result, scoring);
       acc.add(c);
-      if (sweep.length > 0) sweepCounts = sweep.map((t, k) => addCounts(sweepCounts[k] as Counts, linkCountsAt(doc, result, entityKey, t)));
+      if (sweep.length > 0) {
+        const perThreshold = linkCountsAt(doc, result, entityKey, sweep);
+        sweepCounts = sweepCounts.map((sum, k) => addCounts(sum, perThreshold[k] as Counts));
+      }
       counts.documents += 1;
       counts.goldSpans += doc.spans.length;
       const linked = doc.spans.filter((s) => goldEntity(s, entityKey) !== null).length;

@@ -109,27 +109,28 @@ def data_sources(cfg: dict) -> list[dict]:
     return out
 
 
+def threshold_value(key: str, value: object) -> float:
+    """A config threshold: a number in [0, 1), as the runtime's options take it."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+        raise ConfigError(key, f"must be a number in [0, 1), got {value!r}")
+    return float(value)
+
+
 def relation_threshold(cfg: dict) -> float | None:
     """reader.relationThreshold: a fixed relation threshold for the bundle instead of the dev sweep's, for runs whose
     dev set is part of the training data (the sweep would tune on seen data); None when the config has none."""
     value = get(cfg, "reader.relationThreshold", None)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
-        raise ConfigError("reader.relationThreshold", f"must be a number in [0, 1), got {value!r}")
-    return float(value)
+    return None if value is None else threshold_value("reader.relationThreshold", value)
 
 
 def link_threshold(cfg: dict, task: str) -> float:
     """reader.linkThreshold: the bundle's entities.linkThreshold (the runtime makes a mention NME when its best
     entity is less probable), in [0, 1); default 0 (every best entity is linked). Chosen on a dev set in the runtime
     (`relik eval BUNDLE DATASET --link-threshold-sweep`), so a config states it rather than the build sweeping it."""
-    value = get(cfg, "reader.linkThreshold", 0)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
-        raise ConfigError("reader.linkThreshold", f"must be a number in [0, 1), got {value!r}")
+    value = threshold_value("reader.linkThreshold", get(cfg, "reader.linkThreshold", 0))
     if value > 0 and task == "re":
         raise ConfigError("reader.linkThreshold", "needs entity linking (task el or cie); this config's task is 're'")
-    return float(value)
+    return value
 
 
 def relation_sample_gold(cfg: dict) -> float:
