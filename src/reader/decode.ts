@@ -1,5 +1,5 @@
 import type { CandidateSlot, ReaderPass } from './input.js';
-import { FeatureView, dot, gelu, geluSum, sigmoid, type HeadParameters, type PassOutput } from './heads.js';
+import { FeatureView, dot, gelu, geluSum, relationMlpLogit, sigmoid, type HeadParameters, type PassOutput } from './heads.js';
 
 /** A mention found in one pass, in window-relative words [firstWord, lastWord]. */
 export interface PassMention {
@@ -169,16 +169,19 @@ function scoreRelations(
   };
   const subjects = mentions.map((m, i) => geluSum(view.block('subj_s', m.startPosition), view.block('subj_t', m.endPosition), entityTerm('subj_ent', i)));
   const objects = mentions.map((m, i) => geluSum(view.block('obj_s', m.startPosition), view.block('obj_t', m.endPosition), entityTerm('obj_ent', i)));
-  const weightedRelations = pass.relationSlots.map((slot) => {
+  const relations = pass.relationSlots.map((slot) => {
     const r = view.block('rel', slot.position);
     const out = new Float32Array(r.length);
-    for (let e = 0; e < r.length; e++) out[e] = gelu(r[e] as number) * (heads.relationWeight[e] as number);
+    for (let e = 0; e < r.length; e++) out[e] = gelu(r[e] as number);
     return out;
   });
+  const weightedRelations = relations.map((relation) => relation.map((v, e) => v * (heads.relationWeight[e] as number)));
 
   const triplets: PassTriplet[] = [];
   const size = heads.relationWeight.length;
   const product = new Float32Array(size);
+  const scratch = new Float32Array(size);
+  const mlp = heads.relationMlp;
   for (let s = 0; s < mentions.length; s++) {
     const subject = subjects[s] as Float32Array;
     for (let o = 0; o < mentions.length; o++) {
@@ -186,7 +189,8 @@ function scoreRelations(
       const object = objects[o] as Float32Array;
       for (let e = 0; e < size; e++) product[e] = (subject[e] as number) * (object[e] as number);
       weightedRelations.forEach((relation, r) => {
-        const score = sigmoid(dot(product, relation) + heads.relationBias);
+        const nonLinear = mlp === undefined ? 0 : relationMlpLogit(mlp, product, relations[r] as Float32Array, scratch);
+        const score = sigmoid(dot(product, relation) + heads.relationBias + nonLinear);
         if (score > threshold) triplets.push({ subject: s, object: o, relation: (pass.relationSlots[r] as { candidate: number }).candidate, score });
       });
     }

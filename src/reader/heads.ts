@@ -8,6 +8,31 @@ export interface HeadParameters {
   readonly endBias: number;
   readonly relationWeight: Float32Array;
   readonly relationBias: number;
+  /** Optional non-linear part of the relation logit (heads.json "relationMlp"); absent: the trilinear term alone. */
+  readonly relationMlp?: RelationMlp;
+}
+
+/** out · gelu(weight (S ⊙ O ⊙ R) + bias), added to the trilinear relation logit. */
+export interface RelationMlp {
+  readonly hidden: number;
+  /** hidden × headDim, row-major. */
+  readonly weight: Float32Array;
+  readonly bias: Float32Array;
+  readonly out: Float32Array;
+}
+
+/** The MLP's share of one relation logit; `product` is S ⊙ O, `relation` is R (gelu'd), `scratch` has headDim slots. */
+export function relationMlpLogit(mlp: RelationMlp, product: Float32Array, relation: Float32Array, scratch: Float32Array): number {
+  const size = product.length;
+  for (let e = 0; e < size; e++) scratch[e] = (product[e] as number) * (relation[e] as number);
+  let logit = 0;
+  for (let h = 0; h < mlp.hidden; h++) {
+    let sum = mlp.bias[h] as number;
+    const row = h * size;
+    for (let e = 0; e < size; e++) sum += (mlp.weight[row + e] as number) * (scratch[e] as number);
+    logit += (mlp.out[h] as number) * gelu(sum);
+  }
+  return logit;
 }
 
 /** Output of one reader pass: a start logit and a feature vector per position. */

@@ -5,7 +5,7 @@ import { parseJsonObject } from '../util/json.js';
 import type { ReaderSettings } from '../bundle/manifest.js';
 import { ModelSession, type SessionOptions } from '../runtime/onnx.js';
 import { SubwordTokenizer } from '../text/tokenizer.js';
-import type { HeadParameters, PassOutput } from './heads.js';
+import type { HeadParameters, PassOutput, RelationMlp } from './heads.js';
 import type { ReaderPass, ReaderVocabulary } from './input.js';
 
 /** Blocks every reader must emit, and the ones each task adds. */
@@ -48,11 +48,37 @@ export function parseHeads(text: string, path: string, needs: { el: boolean; re:
   if ((blocks.get('end_t') as readonly [number, number])[1] !== endWeight.length) throw new BundleError('heads.json: end_s and end_t blocks must have the same size', path);
   let relationWeight: Float32Array = new Float32Array(0);
   let relationBias = 0;
+  let relationMlp: RelationMlp | undefined;
   if (needs.re) {
     relationWeight = vector('relationWeight', 'rel');
     relationBias = scalar('relationBias');
+    if (json.relationMlp !== undefined) relationMlp = parseRelationMlp(json.relationMlp, relationWeight.length, path);
   }
-  return { featureSize, blocks, endWeight, endBias, relationWeight, relationBias };
+  return { featureSize, blocks, endWeight, endBias, relationWeight, relationBias, ...(relationMlp === undefined ? {} : { relationMlp }) };
+}
+
+/** heads.json "relationMlp": { hidden, weight: hidden rows of headDim numbers, bias: hidden, out: hidden }. */
+function parseRelationMlp(value: unknown, headDim: number, path: string): RelationMlp {
+  const fail = (what: string): never => {
+    throw new BundleError(`heads.json: relationMlp${what}`, path);
+  };
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(' must be an object { hidden, weight, bias, out }');
+  const mlp = value as Record<string, unknown>;
+  const hidden = mlp.hidden;
+  if (typeof hidden !== 'number' || !Number.isInteger(hidden) || hidden < 1) return fail(`.hidden must be an integer >= 1, got ${JSON.stringify(hidden)}`);
+  const numbers = (field: string, size: number): number[] => {
+    const v = mlp[field];
+    if (!Array.isArray(v) || v.length !== size || !v.every((x) => typeof x === 'number')) fail(`.${field} must be ${size} numbers`);
+    return v as number[];
+  };
+  const rows = mlp.weight;
+  if (!Array.isArray(rows) || rows.length !== hidden) fail(`.weight must have ${hidden} rows (hidden)`);
+  const weight = new Float32Array(hidden * headDim);
+  (rows as unknown[]).forEach((row, h) => {
+    if (!Array.isArray(row) || row.length !== headDim || !row.every((x) => typeof x === 'number')) fail(`.weight[${h}] must be ${headDim} numbers (the rel block's size)`);
+    weight.set(row as number[], h * headDim);
+  });
+  return { hidden, weight, bias: Float32Array.from(numbers('bias', hidden)), out: Float32Array.from(numbers('out', hidden)) };
 }
 
 /** Token budget of one reader batch: padded length x batch size. */

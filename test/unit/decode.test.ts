@@ -165,6 +165,17 @@ describe('decodePass', () => {
     expect([t.subject, t.object, t.relation]).toEqual([0, 1, 0]);
     const expected = 1 / (1 + Math.exp(-(gelu(3) * gelu(3) * gelu(2) * 1 - 1)));
     expect(t.score).toBeCloseTo(expected, 6);
+
+    // With a relation MLP the logit gains out · gelu(weight (S ⊙ O ⊙ R) + bias): hidden 2, headDim 1.
+    const relationMlp = { hidden: 2, weight: Float32Array.of(1, -1), bias: Float32Array.of(0.5, 0), out: Float32Array.of(2, 1) };
+    const withMlp = decodePass(re, out, { ...heads, relationMlp }, { endsPerStart: 'one', relationThreshold: 0.5, linkEntities: false, extractRelations: true });
+    const product = gelu(3) * gelu(3) * gelu(2);
+    const logit = product - 1 + 2 * gelu(product + 0.5) + gelu(-product);
+    expect(withMlp.triplets.map((x) => [x.subject, x.object, x.relation])).toEqual([[0, 1, 0]]);
+    expect(withMlp.triplets[0]!.score).toBeCloseTo(1 / (1 + Math.exp(-logit)), 6);
+    // an MLP that speaks against every relation removes the triplet
+    const against = { ...relationMlp, out: Float32Array.of(-5, -5) };
+    expect(decodePass(re, out, { ...heads, relationMlp: against }, { endsPerStart: 'one', relationThreshold: 0.5, linkEntities: false, extractRelations: true }).triplets).toEqual([]);
   });
 
   it('zero mentions gives an empty prediction', () => {

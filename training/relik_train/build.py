@@ -156,6 +156,17 @@ def relations_per_pair(cfg: dict) -> int:
     return value
 
 
+def relation_mlp(cfg: dict, task: str) -> int:
+    """reader.relationMlp: hidden size of the relation head's MLP over S * O * R (heads.RelationMlp, as the
+    reference classifies that product), added to the trilinear logit; 0 (the default) = the trilinear head alone."""
+    value = get(cfg, "reader.relationMlp", 0)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigError("reader.relationMlp", f"must be an integer >= 0 (0 = off), got {value!r}")
+    if value and task == "el":
+        raise ConfigError("reader.relationMlp", "needs relation extraction (task re or cie); this config's task is 'el'")
+    return value
+
+
 def weight_average(cfg: dict) -> tuple[float | None, float]:
     """reader.emaDecay (a number in (0, 1); absent = no average) and reader.emaFrom (the share of the run after
     which the average starts, in [0, 1); default 0.5): the exponential moving average of the reader's weights that
@@ -397,7 +408,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     # reader
     reader_tok = add_markers(base_tok, n_ent if task != "re" else 0, n_rel if task != "el" else 0)
     enc = load_encoder(model_dir, reader_tok.get_vocab_size())
-    model = ReaderModel(enc, task, int(get(cfg, "reader.headDim", 256)))
+    model = ReaderModel(enc, task, int(get(cfg, "reader.headDim", 256)), relation_mlp(cfg, task))
     init = get(cfg, "reader.init", None)
     init_path = None
     if init is not None and not (work / "reader.pt").is_file():

@@ -99,7 +99,9 @@ def write_bundle(out: Path, spec: BundleSpec, reader: ReaderModel, reader_tok: T
                                             builder.sp.pad, spec.quantize)
     (out / "reader" / "heads.json").write_text(json.dumps(reader.heads_json(), indent=1) + "\n", encoding="utf-8")
     manifest: dict = {
-        "format": "relik-bundle", "formatVersion": 1, "name": spec.name, "task": spec.task,
+        # version 2: heads.json carries a relation MLP, which a version-1 runtime would silently leave out
+        "format": "relik-bundle", "formatVersion": 1 if reader.relation_mlp is None else 2, "name": spec.name,
+        "task": spec.task,
         "windows": {"size": spec.window_size, "stride": spec.window_stride, "strategy": spec.window_strategy},
     }
     if spec.task in ("el", "cie") and spec.closed_entity_set:

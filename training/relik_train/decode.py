@@ -62,13 +62,29 @@ class HeadParams:
     end_bias: float
     ends_per_start: str = "one"
     relation_threshold: float = 0.5
+    # heads.json "relationMlp" (weight [H, D], bias [H], out [H]); None: the trilinear term alone
+    relation_mlp: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     @staticmethod
     def from_heads_json(heads: dict, ends_per_start: str, relation_threshold: float) -> "HeadParams":
+        mlp = heads.get("relationMlp")
         return HeadParams({k: (int(v[0]), int(v[1])) for k, v in heads["features"].items()},
                           np.asarray(heads["relationWeight"], dtype=np.float64), float(heads["relationBias"]),
                           np.asarray(heads["endWeight"], dtype=np.float64), float(heads["endBias"]),
-                          ends_per_start, relation_threshold)
+                          ends_per_start, relation_threshold,
+                          None if mlp is None else tuple(np.asarray(mlp[k], dtype=np.float64)
+                                                         for k in ("weight", "bias", "out")))
+
+    @staticmethod
+    def from_model(model, ends_per_start: str = "one", relation_threshold: float = 0.0) -> "HeadParams":
+        """The head parameters of a ReaderModel (or anything with its head attributes, torch tensors)."""
+        def array(t) -> np.ndarray:
+            return t.detach().double().cpu().numpy()
+        mlp = getattr(model, "relation_mlp", None)
+        return HeadParams(dict(model.layout), array(model.relation_weight), float(model.relation_bias.detach().cpu()),
+                          array(model.end_weight), float(model.end_bias.detach().cpu()), ends_per_start,
+                          relation_threshold,
+                          None if mlp is None else (array(mlp.inner.weight), array(mlp.inner.bias), array(mlp.out)))
 
 
 def _block(feats: np.ndarray, hp: HeadParams, name: str) -> np.ndarray:
@@ -139,6 +155,10 @@ def decode_patch(task: str, patch: Patch, start_logit: np.ndarray, features: np.
         S, O = gelu(subj), gelu(obj)
         R = gelu(_block(ft, hp, "rel")[patch.relation_positions])
         logits = np.einsum("ie,je,re->ijr", S * hp.relation_weight, O, R) + hp.relation_bias
+        if hp.relation_mlp is not None:
+            weight, bias, out = hp.relation_mlp
+            product = S[:, None, None, :] * O[None, :, None, :] * R[None, None, :, :]
+            logits = logits + gelu(product @ weight.T + bias) @ out
         probs = sigmoid(logits)
         for i in range(len(uniq)):
             for j in range(len(uniq)):

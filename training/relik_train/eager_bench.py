@@ -123,13 +123,11 @@ def load_pipeline(bundle: Path, base_model: str, checkpoint: Path | None,
     heads_json = json.loads((reader_dir / "heads.json").read_text(encoding="utf-8"))
     tok = load_tokenizer(reader_dir)
     base = resolve_model_dir(base_model)
-    model = ReaderModel(load_encoder(base, tok.get_vocab_size()), task, int(heads_json["headDim"]))
+    model = ReaderModel.from_heads(load_encoder(base, tok.get_vocab_size()), task, heads_json)
     if checkpoint is not None:
         _load_checkpoint(model, checkpoint)
         reader_weights = f"checkpoint {checkpoint}"
-        heads = HeadParams(dict(model.layout), model.relation_weight.detach().double().numpy(),
-                           float(model.relation_bias.detach()), model.end_weight.detach().double().numpy(),
-                           float(model.end_bias.detach()), rd["endsPerStart"], rd["relationThreshold"])
+        heads = HeadParams.from_model(model, rd["endsPerStart"], rd["relationThreshold"])
     else:
         # Random start heads would mark about half of all tokens as mention starts and make decoding far slower
         # than a trained model's; a very negative start bias predicts no mentions instead, so heads/merge cost is

@@ -31,7 +31,8 @@ SEED = 1234
 TINY = {"hidden": 32, "layers": 2, "heads": 2, "intermediate": 64, "positions": 128, "vocab": 320, "headDim": 16}
 SPECS = {
     "el": dict(entity_markers=21, relation_markers=0, entity_top_k=20, relation_top_k=0, max_length=64),
-    "re": dict(entity_markers=0, relation_markers=6, entity_top_k=0, relation_top_k=5, max_length=64),
+    # the RE fixture's relation head has the MLP (reader.relationMlp); the cIE ones the trilinear term alone
+    "re": dict(entity_markers=0, relation_markers=6, entity_top_k=0, relation_top_k=5, max_length=64, relation_mlp=8),
     "cie": dict(entity_markers=11, relation_markers=6, entity_top_k=10, relation_top_k=5, max_length=96),
     # cIE whose retriever is the reader's encoder (retriever.shared): one graph, a 16-dimension int8 index
     "cie-shared": dict(entity_markers=11, relation_markers=6, entity_top_k=10, relation_top_k=5, max_length=96,
@@ -97,7 +98,8 @@ def build_one(name: str, root: Path, base_tok: Tokenizer, retr: tuple[RetrieverM
     task = str(s.get("task", name))
     set_seed(SEED)
     reader_tok = add_markers(base_tok, s["entity_markers"], s["relation_markers"])
-    model = ReaderModel(tiny_encoder(reader_tok.get_vocab_size(), SEED + 7), task, TINY["headDim"])
+    model = ReaderModel(tiny_encoder(reader_tok.get_vocab_size(), SEED + 7), task, TINY["headDim"],
+                        int(s.get("relation_mlp", 0)))
     shared = RetrieverModel(model.encoder, layer_norm=True, dim=int(s["shared_dim"])) if "shared_dim" in s else None
     max_length = s["max_length"]
     builder = ReaderInputBuilder(reader_tok, task, max_length, 8, max(s["entity_markers"], 2),

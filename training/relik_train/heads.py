@@ -63,9 +63,25 @@ def el_logits(f: Feats, starts: torch.Tensor, ends: torch.Tensor, ent_pos: torch
     return mention_el(f, starts, ends) @ marker_el(f, ent_pos).T
 
 
+class RelationMlp(torch.nn.Module):
+    """The optional non-linear part of the relation logit: out . gelu(W (S * O * R) + c), added to the trilinear
+    term. The reference classifies the product with an MLP; the trilinear term alone weighs each dimension of it
+    independently. `out` starts at zero, so a fresh MLP leaves the trilinear head's logits unchanged."""
+
+    def __init__(self, head_dim: int, hidden: int) -> None:
+        super().__init__()
+        self.inner = torch.nn.Linear(head_dim, hidden)
+        self.out = torch.nn.Parameter(torch.zeros(hidden))
+
+    def forward(self, product: torch.Tensor) -> torch.Tensor:
+        return F.gelu(self.inner(product)) @ self.out
+
+
 def re_logits(f: Feats, starts: torch.Tensor, ends: torch.Tensor, rel_pos: torch.Tensor,
-              weight: torch.Tensor, bias: torch.Tensor, ent_pos: torch.Tensor | None = None) -> torch.Tensor:
-    """Logits [N(subject), N(object), R] of sigmoid(sum_e w_e S_e O_e R_e + b); cIE adds the EL-conditioned terms."""
+              weight: torch.Tensor, bias: torch.Tensor, ent_pos: torch.Tensor | None = None,
+              mlp: RelationMlp | None = None) -> torch.Tensor:
+    """Logits [N(subject), N(object), R] of sigmoid(sum_e w_e S_e O_e R_e + b [+ mlp(S * O * R)]); cIE adds the
+    EL-conditioned terms."""
     subj = f["subj_s"][starts] + f["subj_t"][ends]
     obj = f["obj_s"][starts] + f["obj_t"][ends]
     if ent_pos is not None:
@@ -73,4 +89,7 @@ def re_logits(f: Feats, starts: torch.Tensor, ends: torch.Tensor, rel_pos: torch
         subj = subj + gate @ f["subj_ent"][ent_pos]
         obj = obj + gate @ f["obj_ent"][ent_pos]
     s, o, r = F.gelu(subj), F.gelu(obj), F.gelu(f["rel"][rel_pos])
-    return torch.einsum("ie,je,re->ijr", s * weight, o, r) + bias
+    logits = torch.einsum("ie,je,re->ijr", s * weight, o, r) + bias
+    if mlp is None:
+        return logits
+    return logits + mlp(s[:, None, None, :] * o[None, :, None, :] * r[None, None, :, :])

@@ -11,7 +11,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from transformers import AutoConfig, AutoModel, PreTrainedModel
 
-from .heads import BIASED, LAYOUTS, Feats, block_size, el_logits, end_logits, feature_layout, re_logits
+from .heads import BIASED, LAYOUTS, Feats, RelationMlp, block_size, el_logits, end_logits, feature_layout, re_logits
 
 
 def load_encoder(model_dir: str | Path, vocab_size: int | None = None) -> PreTrainedModel:
@@ -33,10 +33,13 @@ def _is_bert_like(model_dir: str | Path) -> bool:
 class ReaderModel(nn.Module):
     """forward(input_ids, attention_mask) -> (start_logit [B,L], features [B,L,F])."""
 
-    def __init__(self, encoder: PreTrainedModel, task: str, head_dim: int) -> None:
+    def __init__(self, encoder: PreTrainedModel, task: str, head_dim: int, relation_mlp: int = 0) -> None:
         super().__init__()
         if task not in LAYOUTS:
             raise ValueError(f"ReaderModel: 'task' must be one of {tuple(LAYOUTS)}, got {task!r}")
+        if relation_mlp < 0 or (relation_mlp and task == "el"):
+            raise ValueError(f"ReaderModel: 'relation_mlp' must be 0 (off) or a hidden size >= 1 for task re or cie, "
+                             f"got {relation_mlp!r} for task {task!r}")
         self.encoder = encoder
         self.task = task
         self.head_dim = head_dim
@@ -50,6 +53,7 @@ class ReaderModel(nn.Module):
         self.end_bias = nn.Parameter(torch.zeros(()))
         self.relation_weight = nn.Parameter(torch.randn(head_dim) / math.sqrt(head_dim))
         self.relation_bias = nn.Parameter(torch.zeros(()))
+        self.relation_mlp = RelationMlp(head_dim, relation_mlp) if relation_mlp else None
 
     @property
     def feature_size(self) -> int:
@@ -72,7 +76,21 @@ class ReaderModel(nn.Module):
             "endBias": float(self.end_bias.detach().float().cpu()),
             "relationWeight": [float(v) for v in self.relation_weight.detach().float().cpu()],
             "relationBias": float(self.relation_bias.detach().float().cpu()),
+            **({"relationMlp": relation_mlp_json(self.relation_mlp)} if self.relation_mlp is not None else {}),
         }
+
+    @staticmethod
+    def from_heads(encoder: PreTrainedModel, task: str, heads: dict) -> "ReaderModel":
+        """An untrained reader of the shape a bundle's heads.json describes (head size, relation MLP)."""
+        return ReaderModel(encoder, task, int(heads["headDim"]), int((heads.get("relationMlp") or {}).get("hidden", 0)))
+
+
+def relation_mlp_json(mlp: RelationMlp) -> dict:
+    """heads.json "relationMlp": weight [hidden][headDim], bias [hidden], out [hidden] (docs/BUNDLE.md, "Heads")."""
+    def floats(t: torch.Tensor) -> list:
+        return t.detach().float().cpu().tolist()
+    return {"hidden": mlp.out.numel(), "weight": floats(mlp.inner.weight), "bias": floats(mlp.inner.bias),
+            "out": floats(mlp.out)}
 
 
 @dataclass
@@ -132,7 +150,7 @@ def reader_loss(model: ReaderModel, start: torch.Tensor, feats: torch.Tensor, ta
         if model.task in ("re", "cie") and tg.relation_positions and len(tg.mentions) > 1 and tg.re_labeled:
             rel_pos = torch.tensor(tg.relation_positions, device=device)
             logits = re_logits(f, st, en, rel_pos, model.relation_weight, model.relation_bias,
-                               ent_pos if model.task == "cie" else None)
+                               ent_pos if model.task == "cie" else None, model.relation_mlp)
             gold = torch.zeros_like(logits)
             for i, j, r in tg.triplets:
                 gold[i, j, r] = 1.0

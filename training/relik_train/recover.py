@@ -173,6 +173,10 @@ def recover(bundle: Path, base_model: str) -> dict:
     reader_state["end_bias"] = torch.tensor(heads["endBias"], dtype=torch.float32)
     reader_state["relation_weight"] = torch.tensor(heads["relationWeight"], dtype=torch.float32)
     reader_state["relation_bias"] = torch.tensor(heads["relationBias"], dtype=torch.float32)
+    if "relationMlp" in heads:
+        mlp = heads["relationMlp"]
+        for key, name in (("weight", "inner.weight"), ("bias", "inner.bias"), ("out", "out")):
+            reader_state[f"relation_mlp.{name}"] = torch.tensor(mlp[key], dtype=torch.float32)
     head_state = part("retriever.")
     unknown = [k for k in flat if not k.startswith(("reader.", "retriever."))]
     if unknown:
@@ -205,7 +209,7 @@ def fresh_reader(bundle: Path, base_model: str):
     reader_dir = bundle / manifest["reader"].get("dir", "reader")
     heads = json.loads((reader_dir / "heads.json").read_text(encoding="utf-8"))
     vocab = load_tokenizer(reader_dir).get_vocab_size()
-    return ReaderModel(load_encoder(resolve_model_dir(base_model), vocab), manifest["task"], int(heads["headDim"]))
+    return ReaderModel.from_heads(load_encoder(resolve_model_dir(base_model), vocab), manifest["task"], heads)
 
 
 def check(bundle: Path, base_model: str, state: dict, seqs: Sequence[Sequence[int]]) -> dict:

@@ -38,8 +38,8 @@ def load_reader(bundle: Path, checkpoint: Path, base_model: Path) -> tuple[Reade
     rd = manifest["reader"]
     reader_dir = bundle / rd.get("dir", "reader")
     tok = load_tokenizer(reader_dir)
-    head_dim = int(json.loads((reader_dir / "heads.json").read_text(encoding="utf-8"))["headDim"])
-    model = ReaderModel(load_encoder(base_model, tok.get_vocab_size()), manifest["task"], head_dim)
+    heads = json.loads((reader_dir / "heads.json").read_text(encoding="utf-8"))
+    model = ReaderModel.from_heads(load_encoder(base_model, tok.get_vocab_size()), manifest["task"], heads)
     model.load_state_dict(exported_weights(torch.load(checkpoint, map_location="cpu", weights_only=False)))
     model.eval()
     builder = ReaderInputBuilder(tok, manifest["task"], rd["maxLength"], rd["maxCandidateTokens"],

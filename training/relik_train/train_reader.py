@@ -379,9 +379,7 @@ def evaluate_reader(model: ReaderModel, builder: ReaderInputBuilder, examples: S
     """Span F1; EL F1 (span + entity id, NME gold excluded); RE boundaries triplet F1 with threshold sweep; for cIE
     also RE strict (both entity ids right too) at the chosen threshold. `relations_per_pair` > 0 keeps that many
     relations per ordered mention pair of a window, best first (the runtime's reader.relationsPerPair)."""
-    hp = HeadParams(dict(model.layout), model.relation_weight.detach().double().cpu().numpy(),
-                    float(model.relation_bias.detach().cpu()), model.end_weight.detach().double().cpu().numpy(),
-                    float(model.end_bias.detach().cpu()), ends_per_start, 0.0)
+    hp = HeadParams.from_model(model, ends_per_start, 0.0)
     span_tp = span_pred = span_gold = 0
     el_tp = el_pred = el_gold = 0
     trip_gold = 0
