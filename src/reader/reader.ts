@@ -66,19 +66,19 @@ function parseRelationMlp(value: unknown, headDim: number, path: string): Relati
   const mlp = value as Record<string, unknown>;
   const hidden = mlp.hidden;
   if (typeof hidden !== 'number' || !Number.isInteger(hidden) || hidden < 1) return fail(`.hidden must be an integer >= 1, got ${JSON.stringify(hidden)}`);
-  const numbers = (field: string, size: number): number[] => {
+  const isNumbers = (v: unknown, size: number): v is number[] => Array.isArray(v) && v.length === size && v.every((x) => typeof x === 'number');
+  const vector = (field: 'bias' | 'out'): Float32Array => {
     const v = mlp[field];
-    if (!Array.isArray(v) || v.length !== size || !v.every((x) => typeof x === 'number')) fail(`.${field} must be ${size} numbers`);
-    return v as number[];
+    return isNumbers(v, hidden) ? Float32Array.from(v) : fail(`.${field} must be ${hidden} numbers`);
   };
   const rows = mlp.weight;
   if (!Array.isArray(rows) || rows.length !== hidden) fail(`.weight must have ${hidden} rows (hidden)`);
   const weight = new Float32Array(hidden * headDim);
   (rows as unknown[]).forEach((row, h) => {
-    if (!Array.isArray(row) || row.length !== headDim || !row.every((x) => typeof x === 'number')) fail(`.weight[${h}] must be ${headDim} numbers (the rel block's size)`);
+    if (!isNumbers(row, headDim)) fail(`.weight[${h}] must be ${headDim} numbers (the rel block's size)`);
     weight.set(row as number[], h * headDim);
   });
-  return { hidden, weight, bias: Float32Array.from(numbers('bias', hidden)), out: Float32Array.from(numbers('out', hidden)) };
+  return { hidden, weight, bias: vector('bias'), out: vector('out') };
 }
 
 /** Token budget of one reader batch: padded length x batch size. */
