@@ -3,8 +3,8 @@ import type { WindowStrategy } from '../pipeline/windows.js';
 import type { Task } from '../types.js';
 import { parseJsonObject } from '../util/json.js';
 
-/** Bundle format versions this runtime reads (2: reader/heads.json may carry a relation MLP, docs/BUNDLE.md). */
-export const SUPPORTED_FORMAT_VERSIONS: readonly number[] = [1, 2];
+/** Bundle format versions this runtime reads (2: reader/heads.json may carry a relation MLP; 3: a pair-context term; docs/BUNDLE.md). */
+export const SUPPORTED_FORMAT_VERSIONS: readonly number[] = [1, 2, 3];
 
 export interface CandidateSource {
   /** Index folder, relative to the bundle. */

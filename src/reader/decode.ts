@@ -1,5 +1,5 @@
 import type { CandidateSlot, ReaderPass } from './input.js';
-import { FeatureView, dot, gelu, geluSum, relationMlpLogit, sigmoid, type HeadParameters, type PassOutput } from './heads.js';
+import { FeatureView, dot, gelu, geluSum, pairContext, relationMlpLogit, sigmoid, type HeadParameters, type PassOutput } from './heads.js';
 
 /** A mention found in one pass, in window-relative words [firstWord, lastWord]. */
 export interface PassMention {
@@ -182,15 +182,29 @@ function scoreRelations(
   const product = new Float32Array(size);
   const scratch = new Float32Array(size);
   const mlp = heads.relationMlp;
+  const contextWeight = heads.relationContextWeight;
+  // C ⊙ v per unordered pair (the context between two mentions is the same in both directions)
+  const contexts = new Map<number, Float32Array | undefined>();
+  const weightedContext = (s: number, o: number): Float32Array | undefined => {
+    if (contextWeight === undefined) return undefined;
+    const key = Math.min(s, o) * mentions.length + Math.max(s, o);
+    if (!contexts.has(key)) {
+      const context = pairContext(view, mentions[s] as PassMention, mentions[o] as PassMention);
+      contexts.set(key, context?.map((v, e) => v * (contextWeight[e] as number)));
+    }
+    return contexts.get(key);
+  };
   for (let s = 0; s < mentions.length; s++) {
     const subject = subjects[s] as Float32Array;
     for (let o = 0; o < mentions.length; o++) {
       if (o === s) continue;
       const object = objects[o] as Float32Array;
       for (let e = 0; e < size; e++) product[e] = (subject[e] as number) * (object[e] as number);
+      const context = weightedContext(s, o);
       weightedRelations.forEach((relation, r) => {
         const nonLinear = mlp === undefined ? 0 : relationMlpLogit(mlp, product, relations[r] as Float32Array, scratch);
-        const score = sigmoid(dot(product, relation) + heads.relationBias + nonLinear);
+        const contextual = context === undefined ? 0 : dot(context, relations[r] as Float32Array);
+        const score = sigmoid(dot(product, relation) + heads.relationBias + nonLinear + contextual);
         if (score > threshold) triplets.push({ subject: s, object: o, relation: (pass.relationSlots[r] as { candidate: number }).candidate, score });
       });
     }

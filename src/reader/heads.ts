@@ -10,6 +10,11 @@ export interface HeadParameters {
   readonly relationBias: number;
   /** Optional non-linear part of the relation logit (heads.json "relationMlp"); absent: the trilinear term alone. */
   readonly relationMlp?: RelationMlp;
+  /**
+   * Optional pair-context term (heads.json "relationContextWeight" v, over the "ctx" block): v · (C ⊙ R) added to
+   * the relation logit, C = {@link pairContext}. Absent: no such term.
+   */
+  readonly relationContextWeight?: Float32Array;
 }
 
 /** out · gelu(weight (S ⊙ O ⊙ R) + bias), added to the trilinear relation logit. */
@@ -33,6 +38,30 @@ export function relationMlpLogit(mlp: RelationMlp, product: Float32Array, relati
     logit += (mlp.out[h] as number) * gelu(sum);
   }
   return logit;
+}
+
+/** The subword positions of a mention in a pass. */
+export interface MentionPositions {
+  readonly startPosition: number;
+  readonly endPosition: number;
+}
+
+/**
+ * C = gelu(max of the "ctx" block over the positions strictly between two mentions: after the earlier one's end,
+ * before the later one's start), the same for both directions; undefined when no position lies between (adjacent or
+ * overlapping mentions), where the pair-context term is 0.
+ */
+export function pairContext(view: FeatureView, a: MentionPositions, b: MentionPositions): Float32Array | undefined {
+  const low = Math.min(a.endPosition, b.endPosition) + 1;
+  const high = Math.max(a.startPosition, b.startPosition);
+  if (low >= high) return undefined;
+  const pooled = Float32Array.from(view.block('ctx', low));
+  for (let p = low + 1; p < high; p++) {
+    const row = view.block('ctx', p);
+    for (let e = 0; e < pooled.length; e++) if ((row[e] as number) > (pooled[e] as number)) pooled[e] = row[e] as number;
+  }
+  for (let e = 0; e < pooled.length; e++) pooled[e] = gelu(pooled[e] as number);
+  return pooled;
 }
 
 /** Output of one reader pass: a start logit and a feature vector per position. */

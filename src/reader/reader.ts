@@ -49,12 +49,31 @@ export function parseHeads(text: string, path: string, needs: { el: boolean; re:
   let relationWeight: Float32Array = new Float32Array(0);
   let relationBias = 0;
   let relationMlp: RelationMlp | undefined;
+  let relationContextWeight: Float32Array | undefined;
   if (needs.re) {
     relationWeight = vector('relationWeight', 'rel');
     relationBias = scalar('relationBias');
     if (json.relationMlp !== undefined) relationMlp = parseRelationMlp(json.relationMlp, relationWeight.length, path);
+    // the pair-context term: a "ctx" block and its weight, both or neither
+    const hasContext = blocks.has('ctx');
+    if (hasContext !== (json.relationContextWeight !== undefined)) {
+      throw new BundleError(`heads.json: ${hasContext ? 'features has a "ctx" block but no relationContextWeight' : 'relationContextWeight needs a "ctx" block in features'}`, path);
+    }
+    if (hasContext) {
+      relationContextWeight = vector('relationContextWeight', 'ctx');
+      if (relationContextWeight.length !== relationWeight.length) throw new BundleError('heads.json: the ctx and rel blocks must have the same size', path);
+    }
   }
-  return { featureSize, blocks, endWeight, endBias, relationWeight, relationBias, ...(relationMlp === undefined ? {} : { relationMlp }) };
+  return {
+    featureSize,
+    blocks,
+    endWeight,
+    endBias,
+    relationWeight,
+    relationBias,
+    ...(relationMlp === undefined ? {} : { relationMlp }),
+    ...(relationContextWeight === undefined ? {} : { relationContextWeight }),
+  };
 }
 
 /** heads.json "relationMlp": { hidden, weight: hidden rows of headDim numbers, bias: hidden, out: hidden }. */

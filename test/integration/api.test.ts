@@ -186,7 +186,7 @@ describe('Relik.load', () => {
       const m = JSON.parse(await readFile(join(b, 'relik.json'), 'utf8')) as Record<string, unknown>;
       await writeFile(join(b, 'relik.json'), JSON.stringify({ ...m, formatVersion: 9 }));
     });
-    await expect(Relik.load(version)).rejects.toThrow(/formatVersion 9 is not supported; this runtime reads versions 1, 2/);
+    await expect(Relik.load(version)).rejects.toThrow(/formatVersion 9 is not supported; this runtime reads versions 1, 2, 3/);
     const corrupt = await copyBundle('corrupt', (b) => writeFile(join(b, 'reader', 'model.onnx'), 'not a model'));
     await expect(Relik.load(corrupt)).rejects.toThrow(/cannot load ONNX model.*reader\/model.onnx/);
     const noTokenizer = await copyBundle('notok', (b) => rm(join(b, 'retriever', 'tokenizer.json')));

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { chooseEntity, decodePass, softmax } from '../../src/reader/decode.js';
-import { erf, gelu, geluExact, type HeadParameters } from '../../src/reader/heads.js';
+import { FeatureView, erf, gelu, geluExact, pairContext, type HeadParameters } from '../../src/reader/heads.js';
 import { buildReaderPasses, type ReaderVocabulary } from '../../src/reader/input.js';
 
 const vocabulary: ReaderVocabulary = { clsId: 1, sepId: 2, entityMarkerIds: [100, 101, 102], relationMarkerIds: [200, 201] };
@@ -176,6 +176,47 @@ describe('decodePass', () => {
     // an MLP that speaks against every relation removes the triplet
     const against = { ...relationMlp, out: Float32Array.of(-5, -5) };
     expect(decodePass(re, out, { ...heads, relationMlp: against }, { endsPerStart: 'one', relationThreshold: 0.5, linkEntities: false, extractRelations: true }).triplets).toEqual([]);
+  });
+
+  it('the pair-context term adds v · (C ⊙ R), C the max-pooled ctx block between the two mentions', () => {
+    const re = buildReaderPasses({ task: 're', wordIds: [[10], [11], [12]], entityCandidates: [], relationCandidates: [[60], [61]] }, vocabulary, { maxLength: 64 }).passes[0]!;
+    // positions: 1 w0, 2 w1, 3 w2, 4 SEP, 5 RT_0, 6 title, 7 RT_1, 8 title, 9 SEP; the ctx block sits at offset 11
+    const size = F + 1;
+    const withContext = (v: number): HeadParameters => ({ ...heads, featureSize: size, blocks: new Map([...blocks, ['ctx', [F, 1]]]), relationContextWeight: Float32Array.of(v) });
+    const features = new Float32Array(re.inputIds.length * size);
+    const startLogit = new Float32Array(re.inputIds.length).fill(-10);
+    for (let p = 0; p < re.inputIds.length; p++) {
+      const row = features.subarray(p * size, (p + 1) * size);
+      if (p === 1 || p === 3) startLogit[p] = 4;
+      row[1] = p === 1 || p === 3 ? 4 : -4; // single-word mentions w0 and w2
+      row[6] = p === 1 ? 3 : -3; // subj strong for w0
+      row[8] = p === 3 ? 3 : -3; // obj strong for w2
+      row[10] = p === 5 ? 2 : p === 7 ? -2 : 0; // RT_0 positive, RT_1 negative
+      row[F] = p === 2 ? 1.5 : 9; // ctx: only position 2 (w1) lies between the mentions
+    }
+    const out = { startLogit, features };
+    const options = { endsPerStart: 'one', relationThreshold: 0.5, linkEntities: false, extractRelations: true } as const;
+    const plain = decodePass(re, out, { ...heads, featureSize: size }, options);
+    const found = decodePass(re, out, withContext(0.2), options);
+    expect(found.triplets.map((x) => [x.subject, x.object, x.relation])).toEqual([[0, 1, 0]]);
+    const trilinear = gelu(3) * gelu(3) * gelu(2) - 1;
+    expect(plain.triplets[0]!.score).toBeCloseTo(1 / (1 + Math.exp(-trilinear)), 6);
+    expect(found.triplets[0]!.score).toBeCloseTo(1 / (1 + Math.exp(-(trilinear + 0.2 * gelu(1.5) * gelu(2)))), 6);
+    // a context that speaks against the relation removes the triplet
+    expect(decodePass(re, out, withContext(-10), options).triplets).toEqual([]);
+  });
+
+  it('pairContext pools per dimension over the positions strictly between, and is undefined when none are', () => {
+    const blocksWithContext = new Map<string, readonly [number, number]>([['ctx', [0, 2]]]);
+    const view = new FeatureView({ startLogit: new Float32Array(6), features: Float32Array.of(9, 9, 0, 0, 1, -2, 0.5, 3, 0, 0, 9, 9) }, { ...heads, featureSize: 2, blocks: blocksWithContext });
+    const at = (start: number, end: number) => ({ startPosition: start, endPosition: end });
+    const pooled = Array.from(pairContext(view, at(1, 1), at(4, 4)) ?? []);
+    expect(pooled).toHaveLength(2);
+    expect(pooled[0]).toBeCloseTo(gelu(1), 6);
+    expect(pooled[1]).toBeCloseTo(gelu(3), 6);
+    expect(Array.from(pairContext(view, at(4, 4), at(1, 1)) ?? [])).toEqual(pooled); // both directions
+    expect(pairContext(view, at(3, 3), at(4, 5))).toBeUndefined(); // adjacent
+    expect(pairContext(view, at(1, 3), at(2, 4))).toBeUndefined(); // overlapping
   });
 
   it('zero mentions gives an empty prediction', () => {

@@ -31,3 +31,22 @@ describe('parseHeads: relationMlp', () => {
     expect(() => parse({ ...base, relationMlp })).toThrow(`heads.json: ${message}`);
   });
 });
+
+describe('parseHeads: relationContextWeight', () => {
+  const withCtx = { ...base, features: { ...features, ctx: [14, 2] } };
+  it('reads the weight with its "ctx" block and leaves it out when heads.json has neither', () => {
+    expect(Array.from(parse({ ...withCtx, relationContextWeight: [0.25, -1] }).relationContextWeight ?? [])).toEqual([0.25, -1]);
+    expect(parse(base).relationContextWeight).toBeUndefined();
+  });
+
+  it.each([
+    [withCtx, 'features has a "ctx" block but no relationContextWeight'],
+    [{ ...base, relationContextWeight: [0.25, -1] }, 'relationContextWeight needs a "ctx" block in features'],
+    [{ ...withCtx, relationContextWeight: [0.25] }, 'relationContextWeight has 1 values, the ctx block has 2'],
+    [{ ...withCtx, relationContextWeight: 'x' }, 'relationContextWeight must be an array of numbers'],
+    [{ ...base, features: { ...features, ctx: [14, 3] }, relationContextWeight: [1, 2, 3] }, 'the ctx and rel blocks must have the same size'],
+  ])('refuses %j, naming the field', (json, message) => {
+    expect(() => parse(json)).toThrow(BundleError);
+    expect(() => parse(json)).toThrow(`heads.json: ${message}`);
+  });
+});

@@ -167,6 +167,17 @@ def relation_mlp(cfg: dict, task: str) -> int:
     return value
 
 
+def relation_context(cfg: dict, task: str) -> bool:
+    """reader.relationContext: add the pair-context term to the relation logit (heads.pair_context: the reader's
+    features max-pooled over the words between the two mentions, as SpERT's localized context); default false."""
+    value = get(cfg, "reader.relationContext", False)
+    if not isinstance(value, bool):
+        raise ConfigError("reader.relationContext", f"must be true or false, got {value!r}")
+    if value and task == "el":
+        raise ConfigError("reader.relationContext", "needs relation extraction (task re or cie); this config's task is 'el'")
+    return value
+
+
 def weight_average(cfg: dict) -> tuple[float | None, float]:
     """reader.emaDecay (a number in (0, 1); absent = no average) and reader.emaFrom (the share of the run after
     which the average starts, in [0, 1); default 0.5): the exponential moving average of the reader's weights that
@@ -408,7 +419,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     # reader
     reader_tok = add_markers(base_tok, n_ent if task != "re" else 0, n_rel if task != "el" else 0)
     enc = load_encoder(model_dir, reader_tok.get_vocab_size())
-    model = ReaderModel(enc, task, int(get(cfg, "reader.headDim", 256)), relation_mlp(cfg, task))
+    model = ReaderModel(enc, task, int(get(cfg, "reader.headDim", 256)), relation_mlp(cfg, task),
+                        relation_context(cfg, task))
     init = get(cfg, "reader.init", None)
     init_path = None
     if init is not None and not (work / "reader.pt").is_file():

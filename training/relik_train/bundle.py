@@ -71,6 +71,14 @@ class SharedEncoderGraph(nn.Module):
         return start, feats, self.retriever.pool(x, attention_mask)
 
 
+def format_version(reader) -> int:
+    """The oldest bundle version that carries all of the reader's relation terms: an older runtime would silently
+    leave out a term it does not know. 1: trilinear; 2: + relation MLP; 3: + pair context (heads.json)."""
+    if getattr(reader, "relation_context_weight", None) is not None:
+        return 3
+    return 1 if getattr(reader, "relation_mlp", None) is None else 2
+
+
 def write_bundle(out: Path, spec: BundleSpec, reader: ReaderModel, reader_tok: Tokenizer,
                  retriever: RetrieverModel | None, retriever_tok: Tokenizer | None,
                  entities: Sequence[dict] | None, relations: Sequence[dict] | None,
@@ -99,8 +107,7 @@ def write_bundle(out: Path, spec: BundleSpec, reader: ReaderModel, reader_tok: T
                                             builder.sp.pad, spec.quantize)
     (out / "reader" / "heads.json").write_text(json.dumps(reader.heads_json(), indent=1) + "\n", encoding="utf-8")
     manifest: dict = {
-        # version 2: heads.json carries a relation MLP, which a version-1 runtime would silently leave out
-        "format": "relik-bundle", "formatVersion": 1 if reader.relation_mlp is None else 2, "name": spec.name,
+        "format": "relik-bundle", "formatVersion": format_version(reader), "name": spec.name,
         "task": spec.task,
         "windows": {"size": spec.window_size, "stride": spec.window_stride, "strategy": spec.window_strategy},
     }

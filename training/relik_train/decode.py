@@ -64,16 +64,20 @@ class HeadParams:
     relation_threshold: float = 0.5
     # heads.json "relationMlp" (weight [H, D], bias [H], out [H]); None: the trilinear term alone
     relation_mlp: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+    # heads.json "relationContextWeight" [D] (the pair-context term over the "ctx" block); None: no such term
+    relation_context_weight: np.ndarray | None = None
 
     @staticmethod
     def from_heads_json(heads: dict, ends_per_start: str, relation_threshold: float) -> "HeadParams":
         mlp = heads.get("relationMlp")
+        context = heads.get("relationContextWeight")
         return HeadParams({k: (int(v[0]), int(v[1])) for k, v in heads["features"].items()},
                           np.asarray(heads["relationWeight"], dtype=np.float64), float(heads["relationBias"]),
                           np.asarray(heads["endWeight"], dtype=np.float64), float(heads["endBias"]),
                           ends_per_start, relation_threshold,
                           None if mlp is None else tuple(np.asarray(mlp[k], dtype=np.float64)
-                                                         for k in ("weight", "bias", "out")))
+                                                         for k in ("weight", "bias", "out")),
+                          None if context is None else np.asarray(context, dtype=np.float64))
 
     @staticmethod
     def from_model(model, ends_per_start: str = "one", relation_threshold: float = 0.0) -> "HeadParams":
@@ -81,15 +85,30 @@ class HeadParams:
         def array(t) -> np.ndarray:
             return t.detach().double().cpu().numpy()
         mlp = getattr(model, "relation_mlp", None)
+        context = getattr(model, "relation_context_weight", None)
         return HeadParams(dict(model.layout), array(model.relation_weight), float(model.relation_bias.detach().cpu()),
                           array(model.end_weight), float(model.end_bias.detach().cpu()), ends_per_start,
                           relation_threshold,
-                          None if mlp is None else (array(mlp.inner.weight), array(mlp.inner.bias), array(mlp.out)))
+                          None if mlp is None else (array(mlp.inner.weight), array(mlp.inner.bias), array(mlp.out)),
+                          None if context is None else array(context))
 
 
 def _block(feats: np.ndarray, hp: HeadParams, name: str) -> np.ndarray:
     off, size = hp.layout[name]
     return feats[:, off: off + size]
+
+
+def pair_context(ctx: np.ndarray, starts: Sequence[int], ends: Sequence[int]) -> np.ndarray:
+    """C [N, N, D] = gelu(max of ctx[p] over the positions p strictly between mentions i and j), 0 where none lie
+    between (overlapping mentions, i = j): heads.pair_context in numpy."""
+    n = len(starts)
+    out = np.zeros((n, n, ctx.shape[1]), dtype=np.float64)
+    for i in range(n):
+        for j in range(n):
+            low, high = min(ends[i], ends[j]) + 1, max(starts[i], starts[j])
+            if low < high:
+                out[i, j] = gelu(ctx[low:high].max(axis=0))
+    return out
 
 
 def decode_patch(task: str, patch: Patch, start_logit: np.ndarray, features: np.ndarray, hp: HeadParams) -> dict:
@@ -155,6 +174,9 @@ def decode_patch(task: str, patch: Patch, start_logit: np.ndarray, features: np.
         S, O = gelu(subj), gelu(obj)
         R = gelu(_block(ft, hp, "rel")[patch.relation_positions])
         logits = np.einsum("ie,je,re->ijr", S * hp.relation_weight, O, R) + hp.relation_bias
+        if hp.relation_context_weight is not None:
+            C = pair_context(_block(ft, hp, "ctx"), st, en)
+            logits = logits + np.einsum("ije,re->ijr", C * hp.relation_context_weight, R)
         if hp.relation_mlp is not None:
             weight, bias, out = hp.relation_mlp
             product = S[:, None, None, :] * O[None, :, None, :] * R[None, None, :, :]

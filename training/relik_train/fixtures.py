@@ -31,9 +31,11 @@ SEED = 1234
 TINY = {"hidden": 32, "layers": 2, "heads": 2, "intermediate": 64, "positions": 128, "vocab": 320, "headDim": 16}
 SPECS = {
     "el": dict(entity_markers=21, relation_markers=0, entity_top_k=20, relation_top_k=0, max_length=64),
-    # the RE fixture's relation head has the MLP (reader.relationMlp); the cIE ones the trilinear term alone
+    # the RE fixture's relation head has the MLP (reader.relationMlp), the cIE one the pair context
+    # (reader.relationContext), the shared-encoder one the trilinear term alone
     "re": dict(entity_markers=0, relation_markers=6, entity_top_k=0, relation_top_k=5, max_length=64, relation_mlp=8),
-    "cie": dict(entity_markers=11, relation_markers=6, entity_top_k=10, relation_top_k=5, max_length=96),
+    "cie": dict(entity_markers=11, relation_markers=6, entity_top_k=10, relation_top_k=5, max_length=96,
+                relation_context=True),
     # cIE whose retriever is the reader's encoder (retriever.shared): one graph, a 16-dimension int8 index
     "cie-shared": dict(entity_markers=11, relation_markers=6, entity_top_k=10, relation_top_k=5, max_length=96,
                        task="cie", shared_dim=16),
@@ -99,7 +101,7 @@ def build_one(name: str, root: Path, base_tok: Tokenizer, retr: tuple[RetrieverM
     set_seed(SEED)
     reader_tok = add_markers(base_tok, s["entity_markers"], s["relation_markers"])
     model = ReaderModel(tiny_encoder(reader_tok.get_vocab_size(), SEED + 7), task, TINY["headDim"],
-                        int(s.get("relation_mlp", 0)))
+                        int(s.get("relation_mlp", 0)), bool(s.get("relation_context", False)))
     shared = RetrieverModel(model.encoder, layer_norm=True, dim=int(s["shared_dim"])) if "shared_dim" in s else None
     max_length = s["max_length"]
     builder = ReaderInputBuilder(reader_tok, task, max_length, 8, max(s["entity_markers"], 2),

@@ -17,13 +17,20 @@ def block_size(name: str, head_dim: int) -> int:
     return head_dim
 
 
-def feature_layout(task: str, head_dim: int) -> dict[str, tuple[int, int]]:
-    """name -> (offset, size) inside the features tensor."""
+def block_names(task: str, context: bool = False) -> tuple[str, ...]:
+    """The feature blocks of a reader, in graph order; `context` adds "ctx" (the pair-context term's block)."""
     if task not in LAYOUTS:
-        raise ValueError(f"feature_layout: 'task' must be one of {tuple(LAYOUTS)}, got {task!r}")
+        raise ValueError(f"block_names: 'task' must be one of {tuple(LAYOUTS)}, got {task!r}")
+    if context and task == "el":
+        raise ValueError("block_names: the pair context needs relation extraction (task re or cie), got task 'el'")
+    return LAYOUTS[task] + (("ctx",) if context else ())
+
+
+def feature_layout(task: str, head_dim: int, context: bool = False) -> dict[str, tuple[int, int]]:
+    """name -> (offset, size) inside the features tensor."""
     out: dict[str, tuple[int, int]] = {}
     off = 0
-    for name in LAYOUTS[task]:
+    for name in block_names(task, context):
         size = block_size(name, head_dim)
         out[name] = (off, size)
         off += size
@@ -77,11 +84,31 @@ class RelationMlp(torch.nn.Module):
         return F.gelu(self.inner(product)) @ self.out
 
 
+def between_mask(starts: torch.Tensor, ends: torch.Tensor, length: int) -> torch.Tensor:
+    """[N, N, length]: position p lies strictly between mentions i and j (after the earlier one's end, before the
+    later one's start). Overlapping mentions and a mention with itself have nothing between them."""
+    p = torch.arange(length, device=starts.device)
+    low = torch.minimum(ends[:, None], ends[None, :])
+    high = torch.maximum(starts[:, None], starts[None, :])
+    return (p[None, None, :] > low[:, :, None]) & (p[None, None, :] < high[:, :, None])
+
+
+def pair_context(ctx: torch.Tensor, starts: torch.Tensor, ends: torch.Tensor) -> torch.Tensor:
+    """C [N, N, D] = gelu(max over the positions between mentions i and j of ctx[p]); 0 where none lie between
+    (SpERT's localized context, pooled from a block of the reader's features)."""
+    first, last = int(starts.min()), int(ends.max())  # no position outside [first, last] lies between two mentions
+    ctx, starts, ends = ctx[first: last + 1], starts - first, ends - first
+    mask = between_mask(starts, ends, ctx.shape[0])
+    pooled = ctx[None, None, :, :].masked_fill(~mask[:, :, :, None], float("-inf")).amax(dim=2)
+    return F.gelu(torch.where(mask.any(dim=2)[:, :, None], pooled, torch.zeros_like(pooled)))
+
+
 def re_logits(f: Feats, starts: torch.Tensor, ends: torch.Tensor, rel_pos: torch.Tensor,
               weight: torch.Tensor, bias: torch.Tensor, ent_pos: torch.Tensor | None = None,
-              mlp: RelationMlp | None = None) -> torch.Tensor:
-    """Logits [N(subject), N(object), R] of sigmoid(sum_e w_e S_e O_e R_e + b [+ mlp(S * O * R)]); cIE adds the
-    EL-conditioned terms."""
+              mlp: RelationMlp | None = None, context_weight: torch.Tensor | None = None) -> torch.Tensor:
+    """Logits [N(subject), N(object), R] of sigmoid(sum_e w_e S_e O_e R_e + b [+ sum_e v_e C_e R_e]
+    [+ mlp(S * O * R)]), C the pair context (`context_weight` v; the "ctx" block); cIE adds the EL-conditioned
+    terms."""
     subj = f["subj_s"][starts] + f["subj_t"][ends]
     obj = f["obj_s"][starts] + f["obj_t"][ends]
     if ent_pos is not None:
@@ -90,6 +117,8 @@ def re_logits(f: Feats, starts: torch.Tensor, ends: torch.Tensor, rel_pos: torch
         obj = obj + gate @ f["obj_ent"][ent_pos]
     s, o, r = F.gelu(subj), F.gelu(obj), F.gelu(f["rel"][rel_pos])
     logits = torch.einsum("ie,je,re->ijr", s * weight, o, r) + bias
+    if context_weight is not None:
+        logits = logits + torch.einsum("ije,re->ijr", pair_context(f["ctx"], starts, ends) * context_weight, r)
     if mlp is None:
         return logits
     return logits + mlp(s[:, None, None, :] * o[None, :, None, :] * r[None, None, :, :])

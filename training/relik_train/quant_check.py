@@ -27,6 +27,7 @@ class OnnxReader:
         self.task = like.task
         self.relation_weight, self.relation_bias = like.relation_weight, like.relation_bias
         self.relation_mlp = like.relation_mlp
+        self.relation_context_weight = like.relation_context_weight
         self.end_weight, self.end_bias = like.end_weight, like.end_bias
 
     def eval(self) -> "OnnxReader":

@@ -11,7 +11,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from transformers import AutoConfig, AutoModel, PreTrainedModel
 
-from .heads import BIASED, LAYOUTS, Feats, RelationMlp, block_size, el_logits, end_logits, feature_layout, re_logits
+from .heads import (BIASED, LAYOUTS, Feats, RelationMlp, block_names, block_size, el_logits, end_logits, feature_layout,
+                    re_logits)
 
 
 def load_encoder(model_dir: str | Path, vocab_size: int | None = None) -> PreTrainedModel:
@@ -33,7 +34,8 @@ def _is_bert_like(model_dir: str | Path) -> bool:
 class ReaderModel(nn.Module):
     """forward(input_ids, attention_mask) -> (start_logit [B,L], features [B,L,F])."""
 
-    def __init__(self, encoder: PreTrainedModel, task: str, head_dim: int, relation_mlp: int = 0) -> None:
+    def __init__(self, encoder: PreTrainedModel, task: str, head_dim: int, relation_mlp: int = 0,
+                 relation_context: bool = False) -> None:
         super().__init__()
         if task not in LAYOUTS:
             raise ValueError(f"ReaderModel: 'task' must be one of {tuple(LAYOUTS)}, got {task!r}")
@@ -47,13 +49,16 @@ class ReaderModel(nn.Module):
         self.hidden = hidden
         self.start = nn.Sequential(nn.Linear(hidden, hidden), nn.GELU(), nn.Linear(hidden, 1))
         self.blocks = nn.ModuleDict({
-            name: nn.Linear(hidden, block_size(name, head_dim), bias=name in BIASED) for name in LAYOUTS[task]})
-        self.layout = feature_layout(task, head_dim)
+            name: nn.Linear(hidden, block_size(name, head_dim), bias=name in BIASED)
+            for name in block_names(task, relation_context)})
+        self.layout = feature_layout(task, head_dim, relation_context)
         self.end_weight = nn.Parameter(torch.randn(head_dim) / math.sqrt(head_dim))
         self.end_bias = nn.Parameter(torch.zeros(()))
         self.relation_weight = nn.Parameter(torch.randn(head_dim) / math.sqrt(head_dim))
         self.relation_bias = nn.Parameter(torch.zeros(()))
         self.relation_mlp = RelationMlp(head_dim, relation_mlp) if relation_mlp else None
+        # the pair-context term's weight starts at 0: a fresh term leaves the trilinear logits unchanged
+        self.relation_context_weight = nn.Parameter(torch.zeros(head_dim)) if relation_context else None
 
     @property
     def feature_size(self) -> int:
@@ -65,7 +70,7 @@ class ReaderModel(nn.Module):
     def heads(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(start_logit [B,L], features [B,L,F]) from the encoder's last hidden states."""
         start = self.start(x).squeeze(-1)
-        feats = torch.cat([self.blocks[name](x) for name in LAYOUTS[self.task]], dim=-1)
+        feats = torch.cat([self.blocks[name](x) for name in self.layout], dim=-1)
         return start, feats
 
     def heads_json(self) -> dict:
@@ -77,12 +82,15 @@ class ReaderModel(nn.Module):
             "relationWeight": [float(v) for v in self.relation_weight.detach().float().cpu()],
             "relationBias": float(self.relation_bias.detach().float().cpu()),
             **({"relationMlp": relation_mlp_json(self.relation_mlp)} if self.relation_mlp is not None else {}),
+            **({"relationContextWeight": [float(v) for v in self.relation_context_weight.detach().float().cpu()]}
+               if self.relation_context_weight is not None else {}),
         }
 
     @staticmethod
     def from_heads(encoder: PreTrainedModel, task: str, heads: dict) -> "ReaderModel":
-        """An untrained reader of the shape a bundle's heads.json describes (head size, relation MLP)."""
-        return ReaderModel(encoder, task, int(heads["headDim"]), int((heads.get("relationMlp") or {}).get("hidden", 0)))
+        """An untrained reader of the shape a bundle's heads.json describes (head size, relation MLP, pair context)."""
+        return ReaderModel(encoder, task, int(heads["headDim"]), int((heads.get("relationMlp") or {}).get("hidden", 0)),
+                           "ctx" in heads["features"])
 
 
 def relation_mlp_json(mlp: RelationMlp) -> dict:
@@ -150,7 +158,8 @@ def reader_loss(model: ReaderModel, start: torch.Tensor, feats: torch.Tensor, ta
         if model.task in ("re", "cie") and tg.relation_positions and len(tg.mentions) > 1 and tg.re_labeled:
             rel_pos = torch.tensor(tg.relation_positions, device=device)
             logits = re_logits(f, st, en, rel_pos, model.relation_weight, model.relation_bias,
-                               ent_pos if model.task == "cie" else None, model.relation_mlp)
+                               ent_pos if model.task == "cie" else None, model.relation_mlp,
+                               model.relation_context_weight)
             gold = torch.zeros_like(logits)
             for i, j, r in tg.triplets:
                 gold[i, j, r] = 1.0

@@ -177,6 +177,8 @@ def recover(bundle: Path, base_model: str) -> dict:
         mlp = heads["relationMlp"]
         for key, name in (("weight", "inner.weight"), ("bias", "inner.bias"), ("out", "out")):
             reader_state[f"relation_mlp.{name}"] = torch.tensor(mlp[key], dtype=torch.float32)
+    if "relationContextWeight" in heads:
+        reader_state["relation_context_weight"] = torch.tensor(heads["relationContextWeight"], dtype=torch.float32)
     head_state = part("retriever.")
     unknown = [k for k in flat if not k.startswith(("reader.", "retriever."))]
     if unknown:

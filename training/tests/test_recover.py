@@ -25,7 +25,7 @@ def shipped(tmp_path_factory):
     save_tokenizer(TOK, base / "tokenizer.json")
     rtok = add_markers(TOK, *MARKERS)
     torch.manual_seed(3)
-    model = ReaderModel(load_encoder(base, rtok.get_vocab_size()), "cie", 16, relation_mlp=8)
+    model = ReaderModel(load_encoder(base, rtok.get_vocab_size()), "cie", 16, relation_mlp=8, relation_context=True)
     with torch.no_grad():  # trained-looking heads: nothing left at its initial value
         for p in model.parameters():
             p.add_(torch.randn_like(p) * 0.05)
@@ -57,7 +57,7 @@ def test_an_fp32_bundle_gives_back_every_weight_exactly(shipped, tmp_path):
     # it continues like a build checkpoint: reader.init with complete: true leaves nothing fresh
     torch.save(state, tmp_path / "recovered.pt")
     torch.manual_seed(9)
-    again = ReaderModel(load_encoder(base, rtok.get_vocab_size()), "cie", 16, relation_mlp=8)
+    again = ReaderModel(load_encoder(base, rtok.get_vocab_size()), "cie", 16, relation_mlp=8, relation_context=True)
     report = warm_start(again, rtok, TOK, tmp_path / "recovered.pt", *MARKERS)
     assert report["fresh"] == []
     assert warm_start_heads(RetrieverModel(again.encoder, dim=8), tmp_path / "recovered.pt") == [
