@@ -10,13 +10,13 @@ import torch
 
 from relik_train import build
 from relik_train.bundle import format_version
-from relik_train.decode import HeadParams, decode_patch, pair_context as numpy_pair_context
+from relik_train.decode import pair_context as numpy_pair_context
 from relik_train.errors import ConfigError
 from relik_train.heads import Feats, between_mask, feature_layout, pair_context, re_logits
 from relik_train.reader import ReaderModel
-from relik_train.reader_input import Candidate, Patch
 
 from test_entity_types import base_and_splits, config, run_build
+from test_relation_mlp import every_pair_decoded
 
 
 def gelu(v: float) -> float:
@@ -73,31 +73,15 @@ def reader_with_context(task: str, head_dim: int) -> ReaderModel:
 
 def test_numpy_decoding_scores_the_context_as_torch_does():
     model = reader_with_context("re", 4)
-    feats = torch.randn(10, model.feature_size)
-    # positions: 0 CLS, 1-4 four one-subword words, 5 SEP, 6 <RT_0>, 7 r0, 8 <RT_1>, 9 SEP
-    patch = Patch(list(range(10)), 1, [0, 1, 2, 3], [], [], [6, 8],
-                  [Candidate("r0", "R zero"), Candidate("r1", "R one")])
-    start = np.array([-9, 9, 9, 9, 9, -9, -9, -9, -9, -9], dtype=np.float32)  # every word starts a mention
+    res, feats, starts, ends, rel_pos = every_pair_decoded(model, 4)  # ten spans, overlapping, adjacent and apart
     with torch.no_grad():
-        model.end_bias.fill_(10.0)  # every end passes: ten mentions, overlapping and apart
-    hp = HeadParams.from_model(model, "all", 0.0)
-    res = decode_patch("re", patch, start, feats.numpy(), hp)
-    spans = [tuple(k) for k in res["keys"]]  # (first word, last word + 1); word w sits at position w + 1
-    assert len(spans) == 10
-    starts, ends = torch.tensor([s + 1 for s, _ in spans]), torch.tensor([e for _, e in spans])
-    with torch.no_grad():
-        expected = torch.sigmoid(re_logits(Feats(feats, model.layout), starts, ends, torch.tensor([6, 8]),
-                                           model.relation_weight, model.relation_bias,
+        f = Feats(feats, model.layout)
+        expected = torch.sigmoid(re_logits(f, starts, ends, rel_pos, model.relation_weight, model.relation_bias,
                                            context_weight=model.relation_context_weight))
-        without = torch.sigmoid(re_logits(Feats(feats, model.layout), starts, ends, torch.tensor([6, 8]),
-                                          model.relation_weight, model.relation_bias))
-    got = {(i, j, r): p for i, j, r, p in res["triplets"]}
-    assert len(got) == len(spans) * (len(spans) - 1) * 2  # threshold 0: every ordered pair, both relations
-    for (i, j, r), p in got.items():
+        without = torch.sigmoid(re_logits(f, starts, ends, rel_pos, model.relation_weight, model.relation_bias))
+    for i, j, r, p in res["triplets"]:
         assert abs(p - float(expected[i, j, r])) < 1e-6
     assert not torch.allclose(expected, without)  # the term changes the scores
-    hp_json = HeadParams.from_heads_json(json.loads(json.dumps(model.heads_json())), "all", 0.0)
-    assert decode_patch("re", patch, start, feats.numpy(), hp_json)["triplets"] == res["triplets"]
 
 
 def test_the_context_block_learns_from_the_relation_loss():

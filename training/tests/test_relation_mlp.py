@@ -54,29 +54,36 @@ def trained_looking_reader(task: str, head_dim: int, hidden: int) -> ReaderModel
     return model
 
 
-def test_numpy_decoding_scores_relations_as_torch_does():
-    model = trained_looking_reader("re", 4, 5)
-    feats = torch.randn(9, model.feature_size)
-    # positions: 0 CLS, 1-3 three one-subword words, 4 SEP, 5 <RT_0>, 6 r0, 7 <RT_1>, 8 SEP
-    patch = Patch(list(range(9)), 1, [0, 1, 2], [], [], [5, 7],
+def every_pair_decoded(model: ReaderModel, words: int) -> tuple[dict, np.ndarray, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Decodes one RE patch of `words` one-subword words in which every word span is a mention, at threshold 0.
+    Returns (decode_patch's result, the feature rows, subword starts and ends of its spans, relation positions)."""
+    feats = torch.randn(words + 5, model.feature_size)
+    # positions: 0 CLS, 1..words the words, then SEP, <RT_0>, r0, <RT_1>, SEP
+    rel_pos = [words + 2, words + 4]
+    patch = Patch(list(range(words + 5)), 1, list(range(words)), [], [], rel_pos,
                   [Candidate("r0", "R zero"), Candidate("r1", "R one")])
-    start = np.array([-9, 9, 9, 9, -9, -9, -9, -9, -9], dtype=np.float32)  # every word starts a mention
+    start = np.array([-9] + [9] * words + [-9] * 5, dtype=np.float32)  # every word starts a mention
     with torch.no_grad():
-        model.end_bias.fill_(10.0)  # every end passes: six mentions
-    hp = HeadParams.from_model(model, "all", 0.0)
-    res = decode_patch("re", patch, start, feats.numpy(), hp)
+        model.end_bias.fill_(10.0)  # every end passes: every span of words is a mention
+    res = decode_patch("re", patch, start, feats.numpy(), HeadParams.from_model(model, "all", 0.0))
     spans = [tuple(k) for k in res["keys"]]  # (first word, last word + 1); word w sits at position w + 1
-    assert len(spans) == 6
-    starts, ends = torch.tensor([s + 1 for s, _ in spans]), torch.tensor([e for _, e in spans])
-    with torch.no_grad():
-        expected = torch.sigmoid(re_logits(Feats(feats, model.layout), starts, ends, torch.tensor([5, 7]),
-                                           model.relation_weight, model.relation_bias, mlp=model.relation_mlp))
-    got = {(i, j, r): p for i, j, r, p in res["triplets"]}
-    assert len(got) == len(spans) * (len(spans) - 1) * 2  # threshold 0: every ordered pair, both relations
-    for (i, j, r), p in got.items():
-        assert abs(p - float(expected[i, j, r])) < 1e-6
+    assert len(spans) == words * (words + 1) // 2
+    assert len(res["triplets"]) == len(spans) * (len(spans) - 1) * 2  # every ordered pair, both relations
+    # the same from heads.json
     hp_json = HeadParams.from_heads_json(json.loads(json.dumps(model.heads_json())), "all", 0.0)
     assert decode_patch("re", patch, start, feats.numpy(), hp_json)["triplets"] == res["triplets"]
+    starts, ends = torch.tensor([s + 1 for s, _ in spans]), torch.tensor([e for _, e in spans])
+    return res, feats, starts, ends, torch.tensor(rel_pos)
+
+
+def test_numpy_decoding_scores_relations_as_torch_does():
+    model = trained_looking_reader("re", 4, 5)
+    res, feats, starts, ends, rel_pos = every_pair_decoded(model, 3)
+    with torch.no_grad():
+        expected = torch.sigmoid(re_logits(Feats(feats, model.layout), starts, ends, rel_pos,
+                                           model.relation_weight, model.relation_bias, mlp=model.relation_mlp))
+    for i, j, r, p in res["triplets"]:
+        assert abs(p - float(expected[i, j, r])) < 1e-6
 
 
 def test_heads_json_carries_the_mlp_and_from_heads_rebuilds_its_shape():
