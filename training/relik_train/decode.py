@@ -104,10 +104,10 @@ def pair_context(ctx: np.ndarray, starts: Sequence[int], ends: Sequence[int]) ->
     n = len(starts)
     out = np.zeros((n, n, ctx.shape[1]), dtype=np.float64)
     for i in range(n):
-        for j in range(n):
+        for j in range(i + 1, n):  # the same positions lie between (i, j) and (j, i)
             low, high = min(ends[i], ends[j]) + 1, max(starts[i], starts[j])
             if low < high:
-                out[i, j] = gelu(ctx[low:high].max(axis=0))
+                out[i, j] = out[j, i] = gelu(ctx[low:high].max(axis=0))
     return out
 
 

@@ -77,12 +77,12 @@ class ReaderModel(nn.Module):
         return {
             "hidden": self.hidden, "headDim": self.head_dim,
             "features": {k: [v[0], v[1]] for k, v in self.layout.items()},
-            "endWeight": [float(v) for v in self.end_weight.detach().float().cpu()],
+            "endWeight": floats(self.end_weight),
             "endBias": float(self.end_bias.detach().float().cpu()),
-            "relationWeight": [float(v) for v in self.relation_weight.detach().float().cpu()],
+            "relationWeight": floats(self.relation_weight),
             "relationBias": float(self.relation_bias.detach().float().cpu()),
             **({"relationMlp": relation_mlp_json(self.relation_mlp)} if self.relation_mlp is not None else {}),
-            **({"relationContextWeight": [float(v) for v in self.relation_context_weight.detach().float().cpu()]}
+            **({"relationContextWeight": floats(self.relation_context_weight)}
                if self.relation_context_weight is not None else {}),
         }
 
@@ -93,10 +93,13 @@ class ReaderModel(nn.Module):
                            "ctx" in heads["features"])
 
 
+def floats(t: torch.Tensor) -> list:
+    """A weight as (nested) lists of Python floats, for heads.json."""
+    return t.detach().float().cpu().tolist()
+
+
 def relation_mlp_json(mlp: RelationMlp) -> dict:
     """heads.json "relationMlp": weight [hidden][headDim], bias [hidden], out [hidden] (docs/BUNDLE.md, "Heads")."""
-    def floats(t: torch.Tensor) -> list:
-        return t.detach().float().cpu().tolist()
     return {"hidden": mlp.out.numel(), "weight": floats(mlp.inner.weight), "bias": floats(mlp.inner.bias),
             "out": floats(mlp.out)}
 

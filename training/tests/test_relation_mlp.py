@@ -54,7 +54,8 @@ def trained_looking_reader(task: str, head_dim: int, hidden: int) -> ReaderModel
     return model
 
 
-def every_pair_decoded(model: ReaderModel, words: int) -> tuple[dict, np.ndarray, torch.Tensor, torch.Tensor, torch.Tensor]:
+def every_pair_decoded(model: ReaderModel, words: int) -> tuple[dict, torch.Tensor, torch.Tensor, torch.Tensor,
+                                                                 torch.Tensor]:
     """Decodes one RE patch of `words` one-subword words in which every word span is a mention, at threshold 0.
     Returns (decode_patch's result, the feature rows, subword starts and ends of its spans, relation positions)."""
     feats = torch.randn(words + 5, model.feature_size)
